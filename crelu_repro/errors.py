@@ -1,0 +1,21 @@
+"""User-facing errors: the entry points print their message alone (no traceback) and exit non-zero."""
+
+
+class CreluError(Exception):
+    """A problem the user can fix (bad config, missing or malformed data, a diverged run)."""
+
+    exit_code = 2
+
+
+class ConfigError(CreluError):
+    """An invalid combination of configuration values."""
+
+
+class DatasetError(CreluError):
+    """Dataset files are missing, malformed or cannot be downloaded."""
+
+
+class TrainingError(CreluError):
+    """Training cannot go on (for example a non-finite loss); the last good checkpoint is kept."""
+
+    exit_code = 3
