@@ -1,0 +1,296 @@
+"""CIFAR-10 / CIFAR-100 loader for the canonical "python version" files, without torchvision.
+
+The files are Python-2 pickles, so they are read with a restricted unpickler that can only rebuild
+numpy arrays: a tampered file cannot run code. Differences from the official release (sizes, md5)
+are warned about, not refused, so subsets such as the shared 12,500-image one load.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import http.client
+import os
+import pickle
+import shutil
+import tarfile
+import urllib.request
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crelu_repro.errors import DatasetError
+
+CIFAR_NAMES = ("cifar10", "cifar100")
+
+
+@dataclass
+class Split:
+    images: np.ndarray  # (N, 3, 32, 32) uint8, C-contiguous
+    labels: np.ndarray  # (N,) int64
+
+
+@dataclass
+class CifarData:
+    name: str  # "cifar10" | "cifar100"
+    train: Split
+    test: Split
+    classes: list[str]
+    warnings: list[str]  # the differences-from-official messages that were warned about
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    title: str
+    folder: str
+    train_files: tuple[str, ...]
+    test_file: str
+    meta_file: str
+    labels_key: str
+    names_key: str
+    num_classes: int
+    url: str
+    tar_md5: str
+    md5: dict[str, str]  # official per-file md5 (torchvision's CIFAR10/CIFAR100 lists)
+
+
+_SPECS = {
+    "cifar10": _Spec(
+        "CIFAR-10",
+        "cifar-10-batches-py",
+        tuple(f"data_batch_{i}" for i in range(1, 6)),
+        "test_batch",
+        "batches.meta",
+        "labels",
+        "label_names",
+        10,
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        "c58f30108f718f92721af3b95e74349a",
+        {
+            "data_batch_1": "c99cafc152244af753f735de768cd75f",
+            "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+            "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+            "data_batch_4": "634d18415352ddfa80567beed471001a",
+            "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+            "test_batch": "40351d587109b95175f43aff81a1287e",
+            "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
+        },
+    ),
+    "cifar100": _Spec(
+        "CIFAR-100",
+        "cifar-100-python",
+        ("train",),
+        "test",
+        "meta",
+        "fine_labels",
+        "fine_label_names",
+        100,
+        "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+        "eb9058c3a382ffc7106e4002c42a8d85",
+        {
+            "train": "16019d7e3df5f24257cddd939b257f8d",
+            "test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
+            "meta": "7973b15100ade9c7d40fb424638fde48",
+        },
+    ),
+}
+_OFFICIAL_COUNTS = (50_000, 10_000)
+_DOWNLOAD_TIMEOUT_S = 60
+
+
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    # Python 3 protocol-2 pickles store bytes as _codecs.encode(text, "latin1"); allow only that codec.
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"_codecs.encode with encoding {encoding!r} is not allowed")
+    return codecs.encode(text, "latin1")
+
+
+def _allowed_globals() -> dict[tuple[str, str], Any]:
+    # Only what array reconstruction needs, under numpy 1.x and 2.x module names; the objects are
+    # resolved here, so find_class never imports a module named by the file.
+    try:  # numpy >= 2 (importing numpy.core there warns)
+        from numpy._core import multiarray, numeric
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core import multiarray, numeric  # type: ignore[no-redef]
+    allowed: dict[tuple[str, str], Any] = {("_codecs", "encode"): _latin1_encode}
+    for core in ("numpy.core", "numpy._core"):
+        allowed[(f"{core}.multiarray", "_reconstruct")] = multiarray._reconstruct
+        allowed[(f"{core}.numeric", "_frombuffer")] = numeric._frombuffer  # protocol-5 pickles
+    allowed[("numpy", "ndarray")] = np.ndarray
+    allowed[("numpy", "dtype")] = np.dtype
+    return allowed
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def __init__(self, file: Any, path: Path) -> None:
+        super().__init__(file, encoding="bytes")  # the CIFAR site's recipe; str keys also handled
+        self._path = path
+        self._allowed = _allowed_globals()
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return self._allowed[(module, name)]
+        except KeyError:
+            raise DatasetError(
+                f"{self._path} refers to {module}.{name}, which a CIFAR file never contains; it was not "
+                f"loaded. Delete {self._path.parent} and download the official files again."
+            ) from None
+
+
+def _unpickle(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            obj = _RestrictedUnpickler(f, path).load()
+    except DatasetError:
+        raise
+    except Exception as exc:  # EOFError, UnpicklingError, ValueError ... from a damaged file
+        raise DatasetError(
+            f"file {path} is truncated or corrupt ({type(exc).__name__}: {exc}). Delete {path.parent} and "
+            "download it again (dataset.download=true), or copy the file again."
+        ) from exc
+    if not isinstance(obj, dict):
+        raise _malformed(path, f"holds a {type(obj).__name__}, not a dict")
+    # encoding="bytes" gives bytes keys for Python-2 str; keys written by Python 3 stay str.
+    return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
+
+
+def _malformed(path: Path, problem: str) -> DatasetError:
+    return DatasetError(
+        f"{path} {problem}, so it is not a CIFAR python-version file. Re-download the dataset, or delete "
+        f"{path.parent} and rerun with dataset.download=true."
+    )
+
+
+def _require_keys(path: Path, d: dict[str, Any], keys: tuple[str, ...]) -> None:
+    missing = [k for k in keys if k not in d]
+    if missing:
+        raise _malformed(
+            path, f"lacks the key(s) {missing} (expected keys {list(keys)}, found {sorted(map(str, d))})"
+        )
+
+
+def _read_batch(path: Path, spec: _Spec) -> Split:
+    d = _unpickle(path)
+    _require_keys(path, d, ("data", spec.labels_key))
+    data, raw_labels = d["data"], d[spec.labels_key]
+    if not (
+        isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2 and data.shape[1] == 3072
+    ):
+        desc = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise _malformed(path, f"has 'data' of {desc}, expected uint8 of shape (N, 3072)")
+    labels = np.asarray(raw_labels)
+    if labels.ndim != 1 or (labels.size and labels.dtype.kind not in "iu"):
+        raise _malformed(path, f"has '{spec.labels_key}' that is not a list of integers")
+    if len(labels) != len(data):
+        raise _malformed(path, f"has {len(labels)} labels for {len(data)} images")
+    if labels.size and (labels.min() < 0 or labels.max() >= spec.num_classes):
+        raise _malformed(
+            path, f"has labels in [{labels.min()}, {labels.max()}], outside [0, {spec.num_classes})"
+        )
+    # Rows are the R, G and B planes of 32x32 pixels, so this reshape gives channels-first images.
+    return Split(data.reshape(-1, 3, 32, 32), labels.astype(np.int64))
+
+
+def _read_classes(path: Path, spec: _Spec) -> list[str]:
+    d = _unpickle(path)
+    _require_keys(path, d, (spec.names_key,))
+    names = d[spec.names_key]
+    if not isinstance(names, list) or len(names) != spec.num_classes:
+        count = len(names) if isinstance(names, list) else type(names).__name__
+        raise _malformed(path, f"has {count} '{spec.names_key}', expected {spec.num_classes}")
+    return [n.decode("latin1") if isinstance(n, bytes) else str(n) for n in names]
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _download(spec: _Spec, root: Path) -> None:
+    tar_path = root / spec.url.rsplit("/", 1)[1]
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if not (tar_path.is_file() and _md5(tar_path) == spec.tar_md5):
+            part = tar_path.with_name(tar_path.name + ".part")
+            with urllib.request.urlopen(spec.url, timeout=_DOWNLOAD_TIMEOUT_S) as resp, open(part, "wb") as f:
+                shutil.copyfileobj(resp, f, 1 << 20)
+            part.replace(tar_path)
+    except (OSError, http.client.HTTPException) as exc:  # URLError and timeouts are OSErrors
+        reason = getattr(exc, "reason", None) or exc
+        raise DatasetError(
+            f"could not download {spec.title} from {spec.url} ({reason}). Put the extracted "
+            f"`{spec.folder}/` folder under {root} (or set dataset.root=... / CRELU_DATA) and rerun."
+        ) from exc
+    if (got := _md5(tar_path)) != spec.tar_md5:
+        tar_path.unlink()
+        raise DatasetError(
+            f"the downloaded {tar_path.name} has md5 {got}, not {spec.tar_md5}; it was deleted. Rerun to "
+            f"download it again, or put the extracted `{spec.folder}/` folder under {root}."
+        )
+    try:
+        with tarfile.open(tar_path, "r:gz") as tar:
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(root, filter="data")  # refuses absolute paths, '..', links out of root
+            else:  # pragma: no cover - Python without extraction filters
+                for m in tar.getmembers():
+                    if not (m.isfile() or m.isdir()) or m.name.startswith("/") or ".." in Path(m.name).parts:
+                        raise tarfile.TarError(f"unsafe member {m.name!r}")
+                tar.extractall(root)  # members checked above
+    except (OSError, tarfile.TarError) as exc:
+        raise DatasetError(f"could not extract {tar_path} ({exc}); delete it and rerun.") from exc
+
+
+def load_cifar(name: str, root: str | os.PathLike, download: bool = False) -> CifarData:
+    """Load CIFAR-10/100 from ``root/<canonical folder>``, downloading it first if asked and missing."""
+    if name not in _SPECS:
+        raise DatasetError(f"unknown CIFAR dataset {name!r}; use one of {list(CIFAR_NAMES)}.")
+    spec = _SPECS[name]
+    root = Path(os.path.expanduser(os.fspath(root)))
+    folder = root / spec.folder
+    files = (*spec.train_files, spec.test_file, spec.meta_file)
+    missing = [f for f in files if not (folder / f).is_file()]
+    if missing and download:
+        _download(spec, root)
+        missing = [f for f in files if not (folder / f).is_file()]
+        if missing:
+            raise DatasetError(f"the {spec.title} archive lacks {missing}; delete {folder} and rerun.")
+    elif missing:
+        raise DatasetError(
+            f"{spec.title} not found: {folder} lacks {', '.join(missing)}. Put the extracted "
+            f"`{spec.folder}/` folder under {root} (or set dataset.root=... / CRELU_DATA), or set "
+            "dataset.download=true to download it."
+        )
+
+    classes = _read_classes(folder / spec.meta_file, spec)
+    batches = [_read_batch(folder / f, spec) for f in spec.train_files]
+    train = Split(np.concatenate([b.images for b in batches]), np.concatenate([b.labels for b in batches]))
+    test = _read_batch(folder / spec.test_file, spec)
+    test = Split(np.array(test.images, order="C"), test.labels)  # own, writable copy
+    for split_name, split in (("training", train), ("test", test)):
+        if len(split.labels) == 0:
+            raise DatasetError(f"{folder} holds no {split_name} images; re-download the dataset.")
+
+    notes: list[str] = []
+    counts = (len(train.labels), len(test.labels))
+    if counts != _OFFICIAL_COUNTS:
+        notes.append(
+            f"{spec.title} at {folder} has {counts[0]:,} train / {counts[1]:,} test images, not the "
+            f"official {_OFFICIAL_COUNTS[0]:,} / {_OFFICIAL_COUNTS[1]:,}"
+        )
+    else:  # hashing ~170 MB costs ~0.3 s; only worth it when the sizes look official
+        differ = [f for f in files if _md5(folder / f) != spec.md5[f]]
+        if differ:
+            notes.append(f"{spec.title} at {folder}: md5 of {', '.join(differ)} is not the official one")
+    if notes:
+        warnings.warn("; ".join(notes) + " (results are not comparable to the paper's)", stacklevel=2)
+    return CifarData(name, train, test, classes, notes)

@@ -1,0 +1,103 @@
+"""Batches from a split held on the training device as uint8, augmented there in whole batches.
+
+As in airbench: no per-image Python and no host->device copy in the hot loop. Each epoch's order and
+augmentation parameters are drawn from a generator seeded by (seed, epoch), for the *global* batch, and
+each rank takes its slice: N processes see exactly the batches one process would, and a resumed run
+replays an epoch exactly from any step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class EpochPlan:
+    order: torch.Tensor  # (steps, global_batch) int64 image indices
+    dy: torch.Tensor  # (steps, global_batch) crop offsets in [0, 2 * pad]
+    dx: torch.Tensor
+    flip: torch.Tensor  # (steps, global_batch) bool
+
+
+class DeviceLoader:
+    """One split on `device`: `train_epoch` yields augmented batches, `eval_batches` plain ones."""
+
+    def __init__(
+        self,
+        images: np.ndarray,  # (N, 3, H, W) uint8
+        labels: np.ndarray,  # (N,) int64
+        mean: torch.Tensor,  # (3,) in pixel units: the training split's per-channel statistics
+        std: torch.Tensor,
+        device: torch.device,
+        dtype: torch.dtype = torch.float32,
+        channels_last: bool = False,
+        crop_padding: int = 0,
+        flip: bool = False,
+    ) -> None:
+        self.device, self.dtype, self.channels_last = device, dtype, channels_last
+        self.pad, self.flip = crop_padding, flip
+        self.images = torch.from_numpy(np.ascontiguousarray(images)).to(device)  # (N, 3, H, W) uint8
+        self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)  # (N,)
+        self.mean = mean.to(device, torch.float32).view(1, 3, 1, 1)
+        self.std = std.to(device, torch.float32).view(1, 3, 1, 1)
+        if self.pad:  # pad once, up front: a crop is then a pure gather
+            self.padded = torch.nn.functional.pad(self.images, (self.pad,) * 4)  # (N, 3, H+2p, W+2p)
+
+    def __len__(self) -> int:
+        return self.labels.numel()
+
+    def steps_per_epoch(self, global_batch: int) -> int:
+        return len(self) // global_batch  # drop_last: static shapes for torch.compile / CUDA graphs
+
+    def plan(self, global_batch: int, seed: int, epoch: int) -> EpochPlan:
+        gen = torch.Generator(device=self.device).manual_seed(seed * 1_000_003 + epoch)
+        steps = self.steps_per_epoch(global_batch)
+        order = torch.randperm(len(self), generator=gen, device=self.device)[: steps * global_batch]
+        shape = (steps, global_batch)
+        offsets = torch.randint(0, 2 * self.pad + 1, (2, *shape), generator=gen, device=self.device)
+        flip = torch.rand(shape, generator=gen, device=self.device) < 0.5
+        return EpochPlan(order.view(shape), offsets[0], offsets[1], flip)
+
+    def train_epoch(
+        self, global_batch: int, seed: int, epoch: int, rank: int = 0, world: int = 1, start_step: int = 0
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Augmented (x, y) for this rank, from `start_step` on. x: (B/world, 3, H, W) normalized."""
+        plan = self.plan(global_batch, seed, epoch)
+        local = slice(rank * global_batch // world, (rank + 1) * global_batch // world)
+        for step in range(start_step, plan.order.shape[0]):
+            idx = plan.order[step, local]
+            x = self._crop(idx, plan.dy[step, local], plan.dx[step, local]) if self.pad else self.images[idx]
+            if self.flip:
+                x = torch.where(plan.flip[step, local].view(-1, 1, 1, 1), x.flip(3), x)
+            yield self._normalize(x), self.labels[idx]
+
+    def eval_batches(
+        self, batch_size: int, rank: int = 0, world: int = 1
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Plain (x, y) over this rank's contiguous shard, in dataset order (shards may differ by one)."""
+        bounds = np.arange(world + 1) * len(self) // world  # exact integer shard edges
+        for start in range(bounds[rank], bounds[rank + 1], batch_size):
+            stop = min(start + batch_size, bounds[rank + 1])
+            yield self._normalize(self.images[start:stop]), self.labels[start:stop]
+
+    def _crop(self, idx: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
+        h, w = self.images.shape[-2:]
+        rows = (dy[:, None] + torch.arange(h, device=self.device))[:, None, :, None]  # (B, 1, H, 1)
+        cols = (dx[:, None] + torch.arange(w, device=self.device))[:, None, None, :]  # (B, 1, 1, W)
+        chan = torch.arange(3, device=self.device)[None, :, None, None]  # (1, 3, 1, 1)
+        return self.padded[idx[:, None, None, None], chan, rows, cols]  # (B, 3, H, W) uint8
+
+    def _normalize(self, x: torch.Tensor) -> torch.Tensor:
+        x = ((x.float() - self.mean) / self.std).to(self.dtype)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+
+def channel_stats(images: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std (pixel units) of a (N, 3, H, W) uint8 split, in float64 for accuracy."""
+    stats = [(c.mean(dtype=np.float64), c.std(dtype=np.float64)) for c in np.moveaxis(images, 1, 0)]
+    mean, std = zip(*stats, strict=True)
+    return torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
