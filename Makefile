@@ -29,7 +29,7 @@ lint: $(STAMP)  ## ruff check and format check
 	$(VENV)/bin/ruff format --check .
 
 train: $(STAMP)  ## train the default model (crelu) on CIFAR-10 under CRELU_DATA; ARGS="..." adds overrides
-	@echo "The trainer is not in yet. It will run: python train.py model=crelu dataset=cifar10 $(ARGS)"
+	$(PY) train.py $(ARGS)
 
 tensorboard: $(STAMP)  ## serve the dashboards of every run under outputs/ on localhost:6006
 	$(VENV)/bin/tensorboard --logdir outputs --host 127.0.0.1 --port 6006

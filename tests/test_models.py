@@ -5,11 +5,23 @@ from crelu_repro.errors import ConfigError
 from crelu_repro.models import MODEL_NAMES, build_model
 
 DESIGN_NAMES = {
-    "relu", "double", "avr", "crelu", "crelu_half",
-    "vgg_relu", "vgg_crelu_conv1", "vgg_crelu_conv1_3", "vgg_crelu_conv1_3_5",
-    "allcnnb_relu", "allcnnb_avr_conv1_4", "allcnnb_avr_conv1_7", "allcnnb_crelu_all_half",
-    "allcnnb_crelu_conv1_4", "allcnnb_crelu_conv1_7", "allcnnb_crelu_conv1_4_7_half",
-}  # fmt: skip
+    "relu",
+    "double",
+    "avr",
+    "crelu",
+    "crelu_half",
+    "vgg_relu",
+    "vgg_crelu_conv1",
+    "vgg_crelu_conv1_3",
+    "vgg_crelu_conv1_3_5",
+    "allcnnb_relu",
+    "allcnnb_avr_conv1_4",
+    "allcnnb_avr_conv1_7",
+    "allcnnb_crelu_all_half",
+    "allcnnb_crelu_conv1_4",
+    "allcnnb_crelu_conv1_7",
+    "allcnnb_crelu_conv1_4_7_half",
+}
 
 
 def _input_size(name: str) -> int:

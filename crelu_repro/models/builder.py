@@ -163,7 +163,23 @@ def build(
             last = row is weighted[-1]
             layers[f"fc{index}"] = FCBlock(channels, cout, act, batchnorm, crelu_base, last)
         channels = cout * get_activation(act).multiplier
-    return SpecNet(layers, name)
+    model = SpecNet(layers, name)
+    if not batchnorm:
+        _he_init(model)
+    return model
+
+
+def _he_init(model: nn.Module) -> None:
+    """He et al. (2015) initialization for nets without BN: it keeps the signal scale through ReLU/CReLU
+    layers, where PyTorch's default conv init shrinks it layer by layer and stalls training. With BN we
+    keep PyTorch's default (what the reference recipe used): BN makes the scale irrelevant."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+        if isinstance(m, nn.Conv2d | nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
 
 
 def _scaled(filters: int, width: float, name: str, index: int) -> int:

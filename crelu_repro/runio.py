@@ -1,0 +1,122 @@
+"""A run directory's files: atomic writes, the checkpoint, result.json and provenance.
+
+Every file is written to a temporary name in the same directory, flushed to disk, then renamed over the
+old one, so a crash at any instant leaves either the previous complete file or the new complete file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import torch
+
+from .errors import ConfigError
+
+CHECKPOINT = "checkpoint.pt"
+RESULT = "result.json"
+SCORES = "test_scores.npy"
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write `path` through `write(file)` atomically: temp file + fsync + rename + directory fsync."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk or an interrupt leaves the previous file untouched
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_json(path: Path, obj: dict) -> None:
+    atomic_write(path, lambda f: f.write((json.dumps(obj, indent=1, sort_keys=False) + "\n").encode()))
+
+
+def write_npy(path: Path, array: np.ndarray) -> None:
+    atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
+
+
+def save_checkpoint(run_dir: Path, state: dict) -> None:
+    buffer = io.BytesIO()  # serialize first: a failing torch.save never touches the disk
+    torch.save(state, buffer)
+    atomic_write(run_dir / CHECKPOINT, lambda f: f.write(buffer.getbuffer()))
+
+
+def load_checkpoint(run_dir: Path, map_location: torch.device | str = "cpu") -> dict | None:
+    """The checkpoint, loaded with weights_only=True (no arbitrary unpickling), or None if absent."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        return None
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # atomic writes make this unlikely: a damaged disk or a foreign file
+        raise ConfigError(
+            f"{path} cannot be read ({type(exc).__name__}: {exc}). Move it away to start this run afresh."
+        ) from exc
+
+
+def read_result(run_dir: Path) -> dict | None:
+    path = Path(run_dir) / RESULT
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None  # unreadable = not complete; the run is redone, and the file replaced atomically
+
+
+def config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Human-readable differences between two nested config dicts: ['trainer.epochs: 10 -> 20']."""
+    diffs = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key, "<absent>"), new.get(key, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            diffs += config_diff(a, b, f"{prefix}{key}.")
+        elif a != b:
+            diffs.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return diffs
+
+
+def check_same_config(run_dir: Path, stored: dict, current: dict, what: str) -> None:
+    diffs = config_diff(stored, current)
+    if diffs:
+        raise ConfigError(
+            f"{run_dir} holds the {what} of a different configuration, so it will not be resumed or "
+            f"overwritten:\n  " + "\n  ".join(diffs[:12]) + "\nRun with a new hydra.run.dir, or move that "
+            "directory away."
+        )
+
+
+def code_version() -> str:
+    """`git describe` of the source tree (with -dirty), or the package version outside a checkout."""
+    from . import __version__
+
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return f"crelu_repro {__version__} (no git checkout)"

@@ -1,0 +1,55 @@
+"""Shared fixtures: a tiny canonical CIFAR tree and a helper that runs `train.py` as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from cifar_fixture import write_cifar  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_CIFAR10 = REPO.parent / "shared" / "data" / "cifar10-subset"
+
+# The smallest honest run: real model, real loop, a few batches.
+TINY = ["trainer.epochs=1", "trainer.batch_size=32", "trainer.eval_batch_size=64", "model=crelu_half"]
+
+
+@pytest.fixture(scope="session")
+def cifar_root(tmp_path_factory) -> Path:
+    """CIFAR-10 and CIFAR-100 in the canonical layout: 128 train / 64 test images each."""
+    root = tmp_path_factory.mktemp("data")
+    write_cifar(root, "cifar10", n_train=128, n_test=64)
+    write_cifar(root, "cifar100", n_train=128, n_test=64)
+    return root
+
+
+def train_env(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **extra})
+    return env
+
+
+def run_train(args: list[str], timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+    """`python train.py args...` from the repo root; never raises on a non-zero exit."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "train.py"), *args],
+        cwd=REPO,
+        env=train_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def finished_run(cifar_root, tmp_path_factory) -> Path:
+    """One finished 2-epoch CIFAR-10 run directory, shared by the output and dashboard tests."""
+    run_dir = tmp_path_factory.mktemp("runs") / "finished"
+    proc = run_train([*TINY, "trainer.epochs=2", f"dataset.root={cifar_root}", f"hydra.run.dir={run_dir}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return run_dir
