@@ -5,7 +5,30 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
-.PHONY: help install test test-slow lint train tensorboard table-params clean
+.PHONY: help install test test-slow lint train tensorboard tables table-convpool table-vgg table-imagenet \
+	table-regularization table-params clean
+
+# QUICK=1 shrinks every table's sweep to a CPU smoke run (data subset, 1 epoch, 2 models per row) written
+# to multirun/quick/ and results/quick/: same columns, numbers not comparable with the paper's.
+QUICK ?=
+QUICK_DATA := dataset.limit_train=500 dataset.limit_test=500 trainer.epochs=1 trainer.batch_size=50
+SWEEPS := $(if $(QUICK),multirun/quick,multirun)
+TABLES_OUT := $(if $(QUICK),results/quick,results)
+
+QUICK_convpool := eval.fold=0,1 eval.models=2
+QUICK_vgg := eval.fold=0,1 eval.models=2
+QUICK_regularization := seed=0,1 eval.models=2
+QUICK_imagenet :=
+
+# $(1) table, $(2) models per row (QUICK: 2; its overrides are QUICK_<table>). The table is rendered even when some runs failed
+# (they are listed in it); make then exits with the sweep's status.
+define sweep_and_render
+	$(PY) train.py -m experiment=$(1) hydra.sweep.dir=$(SWEEPS)/$(1) $(if $(QUICK),$(QUICK_DATA) $(QUICK_$(1))) $(ARGS); \
+	status=$$?; \
+	$(PY) -m crelu_repro.tables $(1) --sweep-dir $(SWEEPS)/$(1) --out $(TABLES_OUT) \
+		--planned $(if $(QUICK),2,$(2)) $(if $(QUICK),--quick); \
+	exit $$status
+endef
 
 help:  ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -34,8 +57,22 @@ train: $(STAMP)  ## train the default model (crelu) on CIFAR-10 under CRELU_DATA
 tensorboard: $(STAMP)  ## serve the dashboards of every run under outputs/ on localhost:6006
 	$(VENV)/bin/tensorboard --logdir outputs --host 127.0.0.1 --port 6006
 
+tables: table-params table-convpool table-vgg table-regularization table-imagenet  ## every paper table
+
+table-convpool: $(STAMP)  ## ConvPool-CNN-C x CIFAR-10/100, 10 folds: results/convpool.md (+ .json)
+	$(call sweep_and_render,convpool,10)
+
+table-vgg: $(STAMP)  ## VGG-style x CIFAR-10/100, 10 folds: results/vgg.md (+ .json)
+	$(call sweep_and_render,vgg,10)
+
+table-regularization: $(STAMP)  ## train vs test error, relu vs crelu: results/regularization.md (+ .json)
+	$(call sweep_and_render,regularization,3)
+
+table-imagenet: $(STAMP)  ## All-CNN-B x ImageNet, top-1/5, 10-patch: results/imagenet.md (+ .json)
+	$(call sweep_and_render,imagenet,1)
+
 table-params: $(STAMP)  ## results/table_params.md (+ .json): parameter counts, paper vs ours
-	$(PY) -m crelu_repro.params --write results
+	$(PY) -m crelu_repro.params --write $(TABLES_OUT)
 
 clean:  ## remove caches (keeps .venv, outputs/ and results/)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

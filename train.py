@@ -1,28 +1,51 @@
-"""python train.py model=<name> dataset=<name> [overrides]   (torchrun --nproc_per_node=N train.py ... too)"""
+"""python train.py model=<name> dataset=<name> [overrides]   (torchrun --nproc_per_node=N train.py ... too)
 
+`python train.py -m experiment=<table>` runs a table's sweep; rerunning it skips the complete runs.
+"""
+
+import logging
 import os
 import sys
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from crelu_repro.config import check_override_keys, register
 from crelu_repro.distributed import env_rank
 from crelu_repro.errors import CreluError
+from crelu_repro.sweep import SweepLog
 
 register()
+SWEEP = SweepLog()
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> float | None:
     from crelu_repro.trainer import train  # after Hydra parsed the command line: `--help` stays fast
 
+    if HydraConfig.get().mode != RunMode.MULTIRUN:
+        try:
+            return train(cfg)["test_error"]
+        except CreluError as err:  # the user's to fix: one message, no traceback
+            _fail(err)
+    # In a sweep one failed run must not stop the others: record it (error.json) and go on.
+    run_dir = Path(cfg.out_dir)
     try:
-        return train(cfg)["test_error"]
-    except CreluError as err:  # the user's to fix: one message, no traceback
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(err.exit_code)
+        result = train(cfg)
+    except Exception as err:
+        logging.getLogger("crelu_repro").error("run failed: %s: %s", type(err).__name__, err)
+        SWEEP.record_failure(run_dir, err)
+        return None
+    SWEEP.record_success(run_dir, skipped=result.get("skipped", False))
+    return result["test_error"]
+
+
+def _fail(err: CreluError) -> None:
+    print(f"error: {err}", file=sys.stderr)
+    sys.exit(err.exit_code)
 
 
 if __name__ == "__main__":
@@ -30,13 +53,11 @@ if __name__ == "__main__":
     try:
         check_override_keys([a for a in sys.argv[1:] if not a.startswith("-")], groups)
     except CreluError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(err.exit_code)
+        _fail(err)
     if env_rank() > 0:  # under torchrun only rank 0 writes: the others get no Hydra output directory
-        sys.argv += [
-            "hydra.output_subdir=null",
-            "hydra/job_logging=none",
-            "hydra/hydra_logging=none",
-            f"hydra.run.dir={os.environ.get('TMPDIR', '/tmp')}",
-        ]
+        sys.argv += ["hydra.output_subdir=null", "hydra/job_logging=none", "hydra/hydra_logging=none",
+                     f"hydra.run.dir={os.environ.get('TMPDIR', '/tmp')}"]  # fmt: skip
     main()
+    if SWEEP.trained or SWEEP.skipped or SWEEP.failed:
+        print(SWEEP.summary(), file=sys.stderr)
+        sys.exit(1 if SWEEP.failed else 0)

@@ -22,6 +22,7 @@ from .errors import ConfigError
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
 SCORES = "test_scores.npy"
+LABELS = "test_labels.npy"  # beside the scores, so Vote needs no access to the dataset
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
@@ -71,14 +72,16 @@ def load_checkpoint(run_dir: Path, map_location: torch.device | str = "cpu") -> 
         ) from exc
 
 
-def read_result(run_dir: Path) -> dict | None:
-    path = Path(run_dir) / RESULT
-    if not path.exists():
-        return None
+def read_json(path: Path) -> dict | None:
+    """A JSON file's contents, or None when absent or unreadable (an unreadable result = not complete)."""
     try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None  # unreadable = not complete; the run is redone, and the file replaced atomically
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def read_result(run_dir: Path) -> dict | None:
+    return read_json(Path(run_dir) / RESULT)
 
 
 def config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:

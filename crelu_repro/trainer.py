@@ -135,7 +135,7 @@ def _train(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -> dict
     if done is not None and "test_error" in done:
         runio.check_same_config(run_dir, done.get("identity", {}), ident, "finished result")
         log.info("%s is already complete (test error %.2f%%); nothing to do", run_dir, done["test_error"])
-        return done
+        return {**done, "skipped": True}
     ckpt = runio.load_checkpoint(run_dir)
     if ckpt is not None:
         runio.check_same_config(run_dir, ckpt["identity"], ident, "checkpoint")
@@ -315,6 +315,7 @@ def _train(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -> dict
     }
     if ctx.is_main:
         runio.write_npy(run_dir / runio.SCORES, final_scores.numpy().astype(np.float16))
+        runio.write_npy(run_dir / runio.LABELS, splits.test.labels.astype(np.int64))
         runio.write_json(run_dir / runio.RESULT, result)  # last: its presence means "complete"
         board.hparams(
             {
