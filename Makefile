@@ -42,7 +42,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)  ## create .venv and install the project with its dev extra
 
 test: $(STAMP)  ## run the default (fast) test suite
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 test-slow: $(STAMP)  ## run the slow tests on real data (../shared/data or CRELU_DATA)
 	$(PY) -m pytest -q -m slow -s

@@ -52,6 +52,7 @@ class DatasetConfig:
     flip: bool = True
     crop_padding: int = 0  # random crop after zero padding by this many pixels; 0 = no crop
     image_size: int = 32
+    num_workers: int = 8  # ImageNet decoding processes per training process
 
 
 @dataclass
@@ -102,6 +103,7 @@ class EvalConfig:
     fold: int = 0
     folds: int = 10
     split_seed: int = 0
+    train_error_images: int = 0  # the final clean train-error pass uses the first N images; 0 = all
 
 
 @dataclass
@@ -137,6 +139,7 @@ NON_IDENTITY_KEYS = (
     "trainer.progress",
     "trainer.log_every",
     "trainer.eval_batch_size",
+    "trainer.checkpoint_every_steps",  # pausing to save changes nothing that is computed
 )
 
 

@@ -64,6 +64,12 @@ def all_reduce_sum(t: torch.Tensor, ctx: Dist) -> torch.Tensor:
     return t
 
 
+def all_reduce_max(t: torch.Tensor, ctx: Dist) -> torch.Tensor:
+    if ctx.enabled:
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return t
+
+
 def gather_rows(local: torch.Tensor, ctx: Dist) -> torch.Tensor:
     """Concatenate each rank's (n_r, ...) rows in rank order (n_r may differ by one)."""
     if not ctx.enabled:

@@ -15,6 +15,12 @@ class DatasetError(CreluError):
     """Dataset files are missing, malformed or cannot be downloaded."""
 
 
+class StorageError(CreluError):
+    """A file could not be written (disk full, quota, permissions); the previous version is intact."""
+
+    exit_code = 4
+
+
 class TrainingError(CreluError):
     """Training cannot go on (for example a non-finite loss); the last good checkpoint is kept."""
 

@@ -17,7 +17,8 @@ from typing import IO
 import numpy as np
 import torch
 
-from .errors import ConfigError
+from . import faults
+from .errors import ConfigError, StorageError
 
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
@@ -32,11 +33,18 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     try:
         with open(tmp, "wb") as f:
             write(f)
+            faults.in_write(path.name)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)  # a full disk leaves the previous file untouched
+        raise StorageError(
+            f"could not write {path} ({err.strerror or err}); the previous {path.name} is intact. "
+            "Free some space (or fix the permissions) and rerun the same command: it resumes."
+        ) from err
     except BaseException:
-        tmp.unlink(missing_ok=True)  # a full disk or an interrupt leaves the previous file untouched
+        tmp.unlink(missing_ok=True)  # an interrupt leaves the previous file untouched
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:

@@ -21,12 +21,12 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from tqdm import tqdm
 
-from . import distributed, runio
+from . import distributed, faults, runio
 from .config import choice, identity, validate
 from .dashboard import Dashboard
-from .data import load_splits
-from .data.device_loader import DeviceLoader, channel_stats
+from .data import load_splits, make_loaders
 from .errors import ConfigError, TrainingError
+from .evaluate import evaluate, evaluate_ten_patch
 from .models import build_model
 from .optim import make_optimizer, make_scheduler
 from .runtime import (
@@ -57,6 +57,8 @@ def train_one_epoch(model, loader, optimizer, scheduler, epoch, cfg, rt, sums, s
         with rt.autocast():
             logits = model(x)  # (B, classes)
         loss = F.cross_entropy(logits.float(), y, label_smoothing=t.label_smoothing)
+        if faults.poison(epoch * steps + step + 1):
+            loss = loss * float("nan")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -67,6 +69,7 @@ def train_one_epoch(model, loader, optimizer, scheduler, epoch, cfg, rt, sums, s
         bad = ~torch.isfinite(loss.detach()) & (sums.first_bad_step < 0)
         sums.first_bad_step = torch.where(bad, step, sums.first_bad_step)
         done = step + 1
+        faults.at_step(epoch * steps + done)
         if done % t.log_every == 0 or done == steps:
             _raise_if_diverged(sums, epoch)
             now = time.perf_counter()
@@ -79,12 +82,25 @@ def train_one_epoch(model, loader, optimizer, scheduler, epoch, cfg, rt, sums, s
             tick, tick_step = now, done
         bar.update(1)
         periodic = t.checkpoint_every_steps and done % t.checkpoint_every_steps == 0
-        if (rt.stop_requested[0] or periodic) and done < steps:
+        if done < steps and (periodic or _stop_agreed(rt, done, t.log_every)):
+            _raise_if_diverged(sums, epoch)  # never checkpoint a diverged state
             bar.close()
             return done
     bar.close()
     _raise_if_diverged(sums, epoch)
     return steps if steps else step
+
+
+def _stop_agreed(rt: Runtime, done: int, log_every: int) -> bool:
+    """Whether to stop for SIGTERM now. Alone: at once. Under DDP the ranks must stop at the same step, so
+    they agree (one tiny all-reduce) at log points only, where the loop syncs anyway."""
+    if not rt.dist.enabled:
+        return rt.stop_requested[0]
+    if done % log_every:
+        return False
+    flag = torch.tensor([float(rt.stop_requested[0])], device=rt.device)
+    rt.stop_requested[0] = bool(distributed.all_reduce_max(flag, rt.dist).item())
+    return rt.stop_requested[0]
 
 
 def _raise_if_diverged(sums: EpochSums, epoch: int) -> None:
@@ -94,24 +110,6 @@ def _raise_if_diverged(sums: EpochSums, epoch: int) -> None:
             f"the loss became NaN/inf at epoch {epoch + 1}, step {bad + 1}. Stopped; the last good "
             "checkpoint is kept (a rerun resumes from it). Lower optim.lr or check the data."
         )
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module, loader: DeviceLoader, cfg: DictConfig, rt: Runtime
-) -> tuple[float, torch.Tensor]:
-    """(top-1 error %, softmax scores (N, classes) float32 on the CPU in dataset order), all ranks."""
-    model.eval()
-    probs, labels = [], []
-    for x, y in loader.eval_batches(cfg.trainer.eval_batch_size, rt.dist.rank, rt.dist.world):
-        with rt.autocast():
-            logits = model(x)
-        probs.append(logits.float().softmax(1))
-        labels.append(y)
-    probs = distributed.gather_rows(torch.cat(probs), rt.dist)  # (N, classes)
-    labels = distributed.gather_rows(torch.cat(labels), rt.dist)  # (N,)
-    error = 100.0 * (probs.argmax(1) != labels).double().mean().item()
-    return error, probs.cpu()
 
 
 def train(cfg: DictConfig) -> dict:
@@ -144,27 +142,11 @@ def _train(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -> dict
     splits = load_splits(cfg.dataset, cfg.eval)
     for warning in splits.warnings:
         log.warning("dataset: %s", warning)
-    mean, std = channel_stats(splits.train.images)  # training split only: no test statistics leak in
     amp = device.type == "cuda" and cfg.trainer.bf16
     channels_last = device.type == "cuda" and cfg.trainer.channels_last
-
-    def onselect_device(split, train: bool) -> DeviceLoader:
-        d = cfg.dataset
-        return DeviceLoader(
-            split.images,
-            split.labels,
-            mean,
-            std,
-            device,
-            torch.bfloat16 if amp else torch.float32,
-            channels_last,
-            d.crop_padding if train else 0,
-            d.flip and train,
-        )
-
-    train_data = onselect_device(splits.train, train=True)
-    val_data = onselect_device(splits.val, train=False) if splits.val is not None else None
-    test_data = onselect_device(splits.test, train=False)
+    dtype = torch.bfloat16 if amp else torch.float32
+    loaders = make_loaders(splits, cfg.dataset, device, dtype, channels_last, cfg.eval.train_error_images)
+    train_data, val_data, test_data = loaders.train, loaders.val, loaders.test
     steps = train_data.steps_per_epoch(cfg.trainer.batch_size)
     if steps == 0:
         raise ConfigError(
@@ -188,6 +170,8 @@ def _train(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -> dict
         scheduler.load_state_dict(ckpt["scheduler"])
         epoch, step, history, wall_before = ckpt["epoch"], ckpt["step"], ckpt["history"], ckpt["wall_s"]
         sums = EpochSums(*(s.to(device) for s in ckpt["sums"]))
+        if not ctx.is_main:  # the checkpoint holds the sums of all ranks: count them once
+            sums = EpochSums(*(s * 0 for s in (sums.loss, sums.errors, sums.seen)), sums.first_bad_step)
         set_rng_state(ckpt["rng"], device)
         log.info("resuming %s at epoch %d, step %d", run_dir, epoch + 1, step)
     model = nn.parallel.DistributedDataParallel(raw) if ctx.enabled else raw
@@ -199,6 +183,9 @@ def _train(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -> dict
     board = Dashboard(run_dir, ctx.is_main, resume_step=epoch + 1 if ckpt is not None else 0)
 
     def save(next_epoch: int, next_step: int) -> None:
+        # Every rank's running sums, summed (rank 0 resumes with the totals, the others with zeros).
+        totals = distributed.all_reduce_sum(torch.stack([sums.loss, sums.errors, sums.seen]), ctx)
+        worst = distributed.all_reduce_max(sums.first_bad_step.clone(), ctx)
         if ctx.is_main:
             runio.save_checkpoint(
                 run_dir,
@@ -208,7 +195,7 @@ def _train(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -> dict
                     "scheduler": scheduler.state_dict(),
                     "epoch": next_epoch,
                     "step": next_step,
-                    "sums": [sums.loss, sums.errors, sums.seen, sums.first_bad_step],
+                    "sums": [*totals, worst],
                     "history": history,
                     "rng": rng_state(device),
                     "wall_s": wall_before + time.time() - start_wall,
@@ -216,6 +203,7 @@ def _train(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -> dict
                 },
             )
         distributed.barrier(ctx)
+        faults.after_checkpoint()
 
     previous = signal.signal(signal.SIGTERM, lambda *_: rt.stop_requested.__setitem__(0, True))
     log.info(
@@ -253,9 +241,10 @@ def _train(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -> dict
             }
             last = epoch + 1 == cfg.trainer.epochs
             if (epoch + 1) % cfg.trainer.eval_every == 0 or last:
-                record["val_error"] = evaluate(model, val_data, cfg, rt)[0] if val_data else None
-                record["test_error"], scores = evaluate(model, test_data, cfg, rt)
-                final_scores = scores if last else None
+                bs = cfg.trainer.eval_batch_size
+                record["val_error"] = evaluate(model, val_data, bs, rt)[0] if val_data else None
+                record["test_error"], scores, labels = evaluate(model, test_data, bs, rt)
+                final_scores = (scores, labels) if last else None
             history.append(record)
             board.scalars(
                 {
@@ -282,11 +271,16 @@ def _train(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -> dict
     finally:
         signal.signal(signal.SIGTERM, previous)
 
-    if final_scores is None:  # resumed after the last epoch's checkpoint: evaluate again
-        history[-1]["test_error"], final_scores = evaluate(model, test_data, cfg, rt)
-        history[-1]["val_error"] = evaluate(model, val_data, cfg, rt)[0] if val_data else None
-    test_error, val_error = history[-1]["test_error"], history[-1]["val_error"]
-    train_error = evaluate(model, onselect_device(splits.train, train=False), cfg, rt)[0]  # clean pass
+    imagenet = {}
+    if cfg.dataset.name == "imagenet":  # single center crop and 10-patch, top-1 and top-5, in one pass
+        imagenet, *final_scores = evaluate_ten_patch(model, test_data, cfg.trainer.eval_batch_size, rt)
+        history[-1]["test_error"] = imagenet["test_error"]
+    elif final_scores is None:  # resumed after the last epoch's checkpoint: evaluate again
+        history[-1]["test_error"], *final_scores = evaluate(model, test_data, cfg.trainer.eval_batch_size, rt)
+    if val_data and history[-1].get("val_error") is None:
+        history[-1]["val_error"] = evaluate(model, val_data, cfg.trainer.eval_batch_size, rt)[0]
+    test_error, val_error = history[-1]["test_error"], history[-1].get("val_error")
+    train_error = evaluate(model, loaders.train_eval, cfg.trainer.eval_batch_size, rt)[0]  # a clean pass
     steady = history[1:] or history  # the first epoch pays for compilation and warm-up
     result = {
         "model": cfg.model.name,
@@ -299,12 +293,14 @@ def _train(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -> dict
         "train_error": train_error,
         "val_error": val_error,
         "test_error": test_error,
+        **imagenet,
+        "unreadable_files": loaders.unreadable(),
         "wall_s": wall_before + time.time() - start_wall,
         "images_per_s": float(np.mean([h["images_per_s"] for h in steady])),
         "num_train": len(train_data),
         "num_val": len(val_data) if val_data else 0,
         "num_test": len(test_data),
-        "device": torch.cuda.getselect_device_name(device) if device.type == "cuda" else "cpu",
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "world_size": ctx.world,
         "torch": torch.__version__,
         "code_version": runio.code_version(),
@@ -314,8 +310,9 @@ def _train(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -> dict
         "config": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
     }
     if ctx.is_main:
-        runio.write_npy(run_dir / runio.SCORES, final_scores.numpy().astype(np.float16))
-        runio.write_npy(run_dir / runio.LABELS, splits.test.labels.astype(np.int64))
+        scores, labels = final_scores
+        runio.write_npy(run_dir / runio.SCORES, scores.numpy().astype(np.float16))
+        runio.write_npy(run_dir / runio.LABELS, labels.numpy().astype(np.int64))
         runio.write_json(run_dir / runio.RESULT, result)  # last: its presence means "complete"
         board.hparams(
             {

@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cifar_fixture import write_cifar  # noqa: E402
+from imagenet_fixture import write_imagenet  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_CIFAR10 = REPO.parent / "shared" / "data" / "cifar10-subset"
@@ -53,3 +54,22 @@ def finished_run(cifar_root, tmp_path_factory) -> Path:
     proc = run_train([*TINY, "trainer.epochs=2", f"dataset.root={cifar_root}", f"hydra.run.dir={run_dir}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     return run_dir
+
+
+# A tiny ImageNet: 4 classes (the half-width nets need an even class count), real JPEGs of varied sizes.
+IMAGENET_WNIDS = ["n01440764", "n01443537", "n01484850", "n01491361"]
+IMAGENET_ARGS = [
+    "dataset=imagenet",
+    "dataset.num_classes=4",
+    "trainer.epochs=1",
+    "trainer.batch_size=8",
+    "trainer.eval_batch_size=4",
+    "dataset.num_workers=1",
+]
+
+
+@pytest.fixture(scope="session")
+def imagenet_root(tmp_path_factory) -> Path:
+    return write_imagenet(
+        tmp_path_factory.mktemp("imagenet"), per_class=4, val_per_class=2, wnids=IMAGENET_WNIDS
+    )

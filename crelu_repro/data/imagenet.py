@@ -1,0 +1,369 @@
+"""ImageNet (ILSVRC-2012) from JPEG folders: scanning, a loader with DeviceLoader's interface, 10-patch test.
+
+Augmentation (AlexNet-style, ours: the paper is silent): shorter side -> 256, random 224 crop, random flip.
+Evaluation: shorter side -> 256, center 224 crop; 10-patch: corners + center and mirrors, as TenCrop.
+As in DeviceLoader, an epoch's order and augmentation are drawn from (seed, epoch) for the *global* batch
+and each rank takes its slice; crop positions are fractions of the free range (sizes are unknown until
+decoded). decode="device" (CUDA default): workers read bytes, whole batches are decoded (nvJPEG), resized
+and cropped on the device. decode="workers": workers decode, resize and crop; uint8 crops come back pinned.
+Unreadable files are skipped, logged and listed in `loader.unreadable`. In training the slot takes a copy
+of the next readable image of the rank's batch (crop, flip and label): static shapes, aligned labels. In
+evaluation the batch shrinks (a duplicate would bias the error). More than 0.1% unreadable among the files
+seen -> DatasetError; one bad file alone never stops a run (a small sample says nothing about the rate).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision.io import ImageReadMode, decode_jpeg
+from torchvision.transforms.v2.functional import resize as tv_resize
+
+from ..errors import DatasetError
+from ..evaluate import five_spots, ten_crops
+
+log = logging.getLogger("crelu_repro")
+
+IMAGENET_MEAN = (123.675, 116.28, 103.53)  # torchvision's (0.485, 0.456, 0.406) x 255: RGB, pixel units
+IMAGENET_STD = (58.395, 57.12, 57.375)  # (0.229, 0.224, 0.225) x 255
+JPEG_SUFFIXES = (".jpeg", ".jpg")  # compared lower-case: .JPEG, .jpg, .Jpeg ...
+MAX_UNREADABLE = 0.001
+LAYOUT = "root/train/<wnid>/*.JPEG and root/val/<wnid>/*.JPEG (the ImageFolder layout)"
+
+
+@dataclass
+class FileSplit:
+    paths: list[str]  # absolute, in ImageFolder order: class by class, file names sorted
+    labels: np.ndarray  # (N,) int64 indices into ImageNetFiles.classes
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def take(self, idx: Sequence[int] | np.ndarray) -> FileSplit:
+        """A subset (e.g. a k-fold split from `kfold_indices(split.labels, ...)`)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return FileSplit([self.paths[i] for i in idx], self.labels[idx])
+
+
+@dataclass
+class ImageNetFiles:
+    classes: list[str]  # sorted wnids of train/; a label is an index into this list
+    train: FileSplit
+    val: FileSplit
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+def _scan_split(root: Path, split: str) -> dict[str, list[str]]:
+    """{wnid: sorted JPEG file names} for root/<split>/."""
+    top = root / split
+    if not top.is_dir():
+        raise DatasetError(f"ImageNet: no {split}/ folder under {root}; expected {LAYOUT}")
+    dirs, loose = {}, 0
+    with os.scandir(top) as entries:
+        for e in entries:
+            if e.is_dir():
+                with os.scandir(e.path) as files:
+                    dirs[e.name] = sorted(f.name for f in files if f.name.lower().endswith(JPEG_SUFFIXES))
+            else:
+                loose += e.name.lower().endswith(JPEG_SUFFIXES)
+    if loose and not any(dirs.values()):
+        raise DatasetError(
+            f"ImageNet: {top} holds {loose} images directly, not in <wnid>/ class folders. Sort them into "
+            f"{split}/<wnid>/ by their labels (e.g. with the widely used valprep.sh); expected {LAYOUT}"
+        )
+    return dict(sorted(dirs.items()))
+
+
+def _limited(files: dict[str, list[str]], top: Path, index: dict[str, int], limit: int) -> FileSplit:
+    labels = np.concatenate([np.full(len(v), index[k], np.int64) for k, v in files.items()])
+    paths = [str(top / k / name) for k, v in files.items() for name in v]
+    if limit and limit < len(paths):
+        # Round-robin over classes (1st image of every class, then the 2nd...), so a small limit still
+        # covers the classes; the subset keeps ImageFolder order.
+        within = np.concatenate([np.arange(len(v)) for v in files.values()])
+        keep = np.sort(np.lexsort((labels, within))[:limit])
+        return FileSplit([paths[i] for i in keep], labels[keep])
+    return FileSplit(paths, labels)
+
+
+def scan_imagenet(root: str | Path, limit_train: int = 0, limit_test: int = 0) -> ImageNetFiles:
+    """Validate the layout and list the files; limit N keeps the first N of a class round-robin (0 = all)."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DatasetError(
+            f"ImageNet not found at {root}. It is never downloaded: place ILSVRC-2012 there as {LAYOUT}, "
+            "or point dataset.root= (or the CRELU_DATA variable) at the folder holding train/ and val/."
+        )
+    train, val = _scan_split(root, "train"), _scan_split(root, "val")
+    for split, files in (("train", train), ("val", val)):
+        if not any(files.values()):
+            raise DatasetError(f"ImageNet: no JPEG images under {root / split}; expected {LAYOUT}")
+        empty = [k for k, v in files.items() if not v]
+        if empty:
+            raise DatasetError(
+                f"ImageNet: empty class folder(s) {', '.join(str(root / split / k) for k in empty[:5])}: "
+                "put the class's JPEGs there or remove the folder"
+            )
+    extra = sorted(set(val) - set(train))
+    if extra:
+        raise DatasetError(
+            f"ImageNet: val/ has {len(extra)} class(es) that train/ lacks ({', '.join(extra[:5])}); "
+            "val class folders must be a subset of train's"
+        )
+    index = {wnid: i for i, wnid in enumerate(train)}
+    return ImageNetFiles(
+        list(train),
+        _limited(train, root / "train", index, limit_train),
+        _limited(val, root / "val", index, limit_test),
+    )
+
+
+def _read(path: str) -> np.ndarray | None:
+    try:
+        return np.fromfile(path, dtype=np.uint8)  # (bytes,): writable, so torch.from_numpy is safe
+    except OSError:
+        return None
+
+
+def _decode_cpu(data: torch.Tensor | np.ndarray | None) -> torch.Tensor | None:
+    """File bytes -> (3, H, W) uint8 RGB (grayscale and CMYK converted), or None when unreadable."""
+    if data is None:
+        return None
+    data = torch.as_tensor(data)
+    try:
+        return decode_jpeg(data, mode=ImageReadMode.RGB)
+    except RuntimeError:
+        pass
+    try:  # libjpeg refuses a few files that PIL reads (e.g. ILSVRC's PNG named .JPEG): take PIL's word
+        with Image.open(io.BytesIO(data.numpy().tobytes())) as im:
+            return torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1).contiguous()
+    except Exception:  # PIL raises many types (OSError, SyntaxError, DecompressionBombError...)
+        return None
+
+
+@dataclass
+class _Job:
+    """One rank's batch: image indices plus, for training, the crop fractions and flips."""
+
+    idx: np.ndarray  # (b,) int64
+    uy: np.ndarray | None = None  # (b,) float64 in [0, 1); None = center crop
+    ux: np.ndarray | None = None
+    flip: np.ndarray | None = None  # (b,) bool
+    ten: bool = False  # 10-patch crops instead of one
+
+
+def _assemble(
+    images: list, job: _Job, resize: int, crop: int, train: bool
+) -> tuple[torch.Tensor, np.ndarray]:
+    """Decoded images (None = unreadable) -> (uint8 crops (b', 3, c, c) or (b' * 10, ...), rows (b',)).
+
+    rows[i] is the job position whose image and label fill output row i: in training every position, a
+    bad one pointing at the next readable one; in evaluation only the readable positions.
+    """
+    good = np.array([im is not None for im in images])
+    if not good.any():
+        return torch.empty(0, 3, crop, crop, dtype=torch.uint8), np.empty(0, np.int64)
+    positions = np.arange(len(images))
+    rows = np.flatnonzero(good)[np.searchsorted(np.flatnonzero(good), positions) % good.sum()]
+    rows = rows if train else positions[good]
+    crops = {}
+    for r in np.unique(rows):  # per image: sizes differ until cropped
+        im = tv_resize(images[r], [resize], antialias=True)  # shorter side -> resize
+        h, w = im.shape[-2:]
+        if job.uy is None:
+            y, x = five_spots(h, w, crop)[4]  # the center crop
+        else:  # float64 fractions in [0, 1): the offset stays inside the free range
+            y, x = int(job.uy[r] * (h - crop + 1)), int(job.ux[r] * (w - crop + 1))
+        crops[r] = ten_crops(im[None], crop) if job.ten else im[None, :, y : y + crop, x : x + crop]
+    x = torch.cat([crops[r] for r in rows])  # (b', 3, c, c) or (b' * 10, 3, c, c) uint8
+    if job.flip is not None:
+        x = torch.where(torch.from_numpy(job.flip[rows]).to(x.device).view(-1, 1, 1, 1), x.flip(-1), x)
+    return x, rows
+
+
+class _Batches(Dataset):
+    """Item k = job k. decode="device": (all its files' bytes in one flat uint8 tensor, (b,) sizes, -1 =
+    unreadable): one shared-memory handle per batch, not one per file (those run out of descriptors).
+    decode="workers": (uint8 crops, rows, bad positions) from `_assemble`."""
+
+    def __init__(
+        self, paths: np.ndarray, jobs: list[_Job], decode_here: bool, resize: int, crop: int, train: bool
+    ):
+        self.paths, self.jobs, self.decode_here = paths, jobs, decode_here  # paths: (N,) fsencoded bytes
+        self.resize, self.crop, self.train = resize, crop, train
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def __getitem__(self, k: int):
+        data = [_read(os.fsdecode(self.paths[i])) for i in self.jobs[k].idx]
+        if not self.decode_here:
+            sizes = np.array([-1 if d is None else d.size for d in data])
+            return torch.from_numpy(
+                np.concatenate([d for d in data if d is not None] + [np.empty(0, np.uint8)])
+            ), sizes
+        images = [_decode_cpu(d) for d in data]
+        x, rows = _assemble(images, self.jobs[k], self.resize, self.crop, self.train)
+        return x, rows, [i for i, im in enumerate(images) if im is None]
+
+
+def _identity(batch):  # module level: picklable for worker processes
+    return batch
+
+
+class ImageNetLoader:
+    """One split of JPEG files: `train_epoch` yields augmented batches, `eval_batches` center/10-patch."""
+
+    def __init__(
+        self,
+        files: Sequence[str],
+        labels: np.ndarray,  # (N,) int64
+        device: torch.device,
+        dtype: torch.dtype = torch.float32,
+        channels_last: bool = False,
+        train: bool = True,
+        crop: int = 224,
+        resize: int = 256,
+        mean: Sequence[float] = IMAGENET_MEAN,  # pixel units, RGB
+        std: Sequence[float] = IMAGENET_STD,
+        num_workers: int | None = None,  # None: min(8, CPU count)
+        flip: bool = True,  # training only
+        decode: str | None = None,  # "device" | "workers"; None: "device" on CUDA, else "workers"
+    ) -> None:
+        if len(files) != len(labels):
+            raise DatasetError(f"ImageNetLoader: {len(files)} files but {len(labels)} labels")
+        self.paths, self.labels = list(files), np.asarray(labels, dtype=np.int64)
+        # One bytes buffer for the workers: indexing a list of 1.28M str objects in forked workers touches
+        # their refcounts and slowly copies the whole list into every worker (pytorch issue 13246).
+        self._encoded = np.array([os.fsencode(p) for p in self.paths])
+        self.device, self.dtype, self.channels_last = device, dtype, channels_last
+        self.train, self.flip, self.crop, self.resize = train, flip, crop, resize
+        self.mean = torch.tensor(mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+        self.num_workers = min(8, os.cpu_count() or 1) if num_workers is None else num_workers
+        self.decode = decode or ("device" if device.type == "cuda" else "workers")
+        if self.decode not in ("device", "workers"):
+            raise ValueError(f"decode must be 'device' or 'workers', not {self.decode!r}")
+        self.unreadable: list[str] = []  # paths of the unreadable files seen so far
+        self._seen, self._bad = np.zeros(len(self), bool), np.zeros(len(self), bool)
+        self._num_seen = 0
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def steps_per_epoch(self, global_batch: int) -> int:
+        return len(self) // global_batch  # drop_last: static shapes for torch.compile / CUDA graphs
+
+    def plan(self, global_batch: int, seed: int, epoch: int) -> tuple[torch.Tensor, ...]:
+        """(order, uy, ux, flip), each (steps, global_batch): drawn on the CPU, the same on every device."""
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        steps = self.steps_per_epoch(global_batch)
+        order = torch.randperm(len(self), generator=gen)[: steps * global_batch].view(steps, global_batch)
+        u = torch.rand((2, steps, global_batch), generator=gen, dtype=torch.float64)
+        return order, u[0], u[1], torch.rand((steps, global_batch), generator=gen) < 0.5
+
+    def train_epoch(
+        self, global_batch: int, seed: int, epoch: int, rank: int = 0, world: int = 1, start_step: int = 0
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Augmented (x, y) for this rank from `start_step` on. x: (B/world, 3, crop, crop) normalized."""
+        order, uy, ux, flip = (t.numpy() for t in self.plan(global_batch, seed, epoch))
+        local = slice(rank * global_batch // world, (rank + 1) * global_batch // world)
+        jobs = [
+            _Job(order[s, local], uy[s, local], ux[s, local], flip[s, local] if self.flip else None)
+            if self.train
+            else _Job(order[s, local])  # train=False: center crops, no flips
+            for s in range(start_step, order.shape[0])
+        ]
+        return self._batches(jobs, train=True)
+
+    def eval_batches(
+        self, batch_size: int, rank: int = 0, world: int = 1, ten_patch: bool = False
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(x, y) over this rank's contiguous shard in dataset order; unreadable images are dropped.
+
+        x: (b, 3, crop, crop) center crops, or with `ten_patch` (b * 10, 3, crop, crop): rows 10i..10i+9
+        are image i's `ten_crops`; `ten_patch_from_logits(model(x))` gives both center and 10-patch scores.
+        """
+        bounds = np.arange(world + 1) * len(self) // world  # exact integer shard edges, as DeviceLoader
+        starts = range(bounds[rank], bounds[rank + 1], batch_size)
+        jobs = [_Job(np.arange(s, min(s + batch_size, bounds[rank + 1])), ten=ten_patch) for s in starts]
+        return self._batches(jobs, train=False)
+
+    def _batches(self, jobs: list[_Job], train: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        here = self.decode == "workers"
+        reader = DataLoader(
+            _Batches(self._encoded, jobs, here, self.resize, self.crop, train),
+            batch_size=None,  # items are whole batches already
+            num_workers=self.num_workers,
+            collate_fn=_identity,
+            pin_memory=here and self.device.type == "cuda",
+        )
+        for job, item in zip(jobs, reader, strict=True):
+            if here:
+                x, rows, bad = item
+                x = x.to(self.device, non_blocking=True)
+            else:
+                images = self._decode_on_device(*item)
+                x, rows = _assemble(images, job, self.resize, self.crop, train)
+                bad = [i for i, im in enumerate(images) if im is None]
+            self._count(job.idx, bad)
+            if not len(rows):
+                if train:
+                    raise DatasetError(
+                        f"ImageNet: every image of a training batch is unreadable: {self.unreadable}"
+                    )
+                continue
+            y = torch.from_numpy(self.labels[job.idx[rows]]).to(self.device, non_blocking=True)
+            yield self._normalize(x), y
+
+    def _decode_on_device(self, flat: torch.Tensor, sizes: np.ndarray) -> list[torch.Tensor | None]:
+        """Flat file bytes + (b,) sizes (-1 = unreadable) -> b decoded (3, H, W) uint8 images or None."""
+        ok = np.flatnonzero(sizes >= 0)
+        data = dict(zip(ok, flat.split(sizes[ok].tolist()), strict=True))  # contiguous 1-D views
+        images: list[torch.Tensor | None] = [None] * len(sizes)
+        try:  # one call for the batch: nvJPEG's batched decode on CUDA
+            decoded = (
+                decode_jpeg(list(data.values()), mode=ImageReadMode.RGB, device=self.device) if data else []
+            )
+            for i, im in zip(ok, decoded, strict=True):
+                images[i] = im
+        except RuntimeError:  # one bad (or CMYK, or non-JPEG) file fails the whole call
+            for i in ok:  # find it image by image on the CPU
+                im = _decode_cpu(data[i])
+                images[i] = None if im is None else im.to(self.device)
+        return images
+
+    def _count(self, idx: np.ndarray, bad: list[int]) -> None:
+        """Record the files seen and the unreadable ones; warn about new ones; raise above the budget."""
+        self._num_seen += int((~self._seen[idx]).sum())
+        self._seen[idx] = True
+        new = [i for i in idx[bad] if not self._bad[i]]
+        if not new:
+            return
+        self._bad[new] = True
+        self.unreadable += [self.paths[i] for i in new]
+        log.warning(
+            "ImageNet: skipped %d unreadable image file(s): %s", len(new), [self.paths[i] for i in new]
+        )
+        if len(self.unreadable) > max(1.0, MAX_UNREADABLE * self._num_seen):
+            raise DatasetError(
+                f"ImageNet: {len(self.unreadable)} of the {self._num_seen} files read so far are unreadable "
+                f"(more than {MAX_UNREADABLE:.1%}): {self.unreadable[:10]}. The copy looks damaged: "
+                "re-extract or re-copy those folders (check free disk space), or delete the bad files."
+            )
+
+    def _normalize(self, x: torch.Tensor) -> torch.Tensor:
+        x = ((x.float() - self.mean) / self.std).to(self.dtype)  # (B, 3, c, c)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
