@@ -18,7 +18,7 @@ TABLES_OUT := $(if $(QUICK),results/quick,results)
 QUICK_convpool := eval.fold=0,1 eval.models=2
 QUICK_vgg := eval.fold=0,1 eval.models=2
 QUICK_regularization := seed=0,1 eval.models=2
-QUICK_imagenet :=
+QUICK_imagenet := dataset.image_size=112 dataset.resize=128
 
 # $(1) table, $(2) models per row (QUICK: 2; its overrides are QUICK_<table>). The table is rendered even when some runs failed
 # (they are listed in it); make then exits with the sweep's status.
@@ -54,8 +54,8 @@ lint: $(STAMP)  ## ruff check and format check
 train: $(STAMP)  ## train the default model (crelu) on CIFAR-10 under CRELU_DATA; ARGS="..." adds overrides
 	$(PY) train.py $(ARGS)
 
-tensorboard: $(STAMP)  ## serve the dashboards of every run under outputs/ on localhost:6006
-	$(VENV)/bin/tensorboard --logdir outputs --host 127.0.0.1 --port 6006
+tensorboard: $(STAMP)  ## dashboards on localhost:6006: runs under outputs/, or a table's sweep with TABLE=<table>
+	$(VENV)/bin/tensorboard --logdir $(if $(TABLE),$(SWEEPS)/$(TABLE),outputs) --host 127.0.0.1 --port 6006
 
 tables: table-params table-convpool table-vgg table-regularization table-imagenet  ## every paper table
 

@@ -6,6 +6,7 @@ Defaults and their provenance ("paper" or "ours: why") live in the YAML files un
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from enum import Enum
@@ -52,6 +53,7 @@ class DatasetConfig:
     flip: bool = True
     crop_padding: int = 0  # random crop after zero padding by this many pixels; 0 = no crop
     image_size: int = 32
+    resize: int = 256  # ImageNet: the shorter side before cropping
     num_workers: int = 8  # ImageNet decoding processes per training process
 
 
@@ -118,9 +120,17 @@ class TrainConfig:
     out_dir: str = "${hydra:runtime.output_dir}"
 
 
+def safe_path_component(value: object) -> str:
+    """'../../etc' -> 'etc': only letters, digits, '_', '-', '.', and no leading dot."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(value)).lstrip(".") or "_"
+
+
 def register() -> None:
     """Store the schema and the resolvers (idempotent; called on import of train.py and by tests)."""
     ConfigStore.instance().store(name="train_schema", node=TrainConfig)
+    if not OmegaConf.has_resolver("safe"):
+        # Config values that become path components (run and sweep directories) cannot climb out of them.
+        OmegaConf.register_new_resolver("safe", safe_path_component)
     if not OmegaConf.has_resolver("uid"):
         # A short random id that makes run directories unique within one second. Cached: one per process.
         OmegaConf.register_new_resolver("uid", lambda: secrets.token_hex(3), use_cache=True)

@@ -39,3 +39,14 @@ class Dashboard:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+def write_sweep_layout(sweep_dir: Path, title: str, tags: list[str]) -> None:
+    """A custom-scalars layout at the sweep's root: one chart per metric, one line per run (variant x fold).
+
+    `tensorboard --logdir <sweep dir>` then shows it under CUSTOM SCALARS, next to the HPARAMS view that
+    every run's hparams summary fills.
+    """
+    layout = {title: {tag: ["Multiline", [f"^{tag}$"]] for tag in tags}}
+    with SummaryWriter(str(Path(sweep_dir) / "_layout")) as writer:
+        writer.add_custom_scalars(layout)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import runio
+from .dashboard import write_sweep_layout
 from .evaluate import vote_error, welch_difference
 from .paper import tables as paper_tables
 from .sweep import failed_runs
@@ -33,6 +34,15 @@ class TableSpec:
 
 
 CIFAR = ("cifar10", "cifar100")
+# The sweep dashboard: one chart per metric, one line per run (what the trainer logs per epoch).
+DASHBOARD_TAGS = [
+    "test/error",
+    "val/error",
+    "train/loss",
+    "train/error_running",
+    "lr",
+    "throughput/images_per_s",
+]
 TABLES = {
     "convpool": TableSpec(
         "ConvPool-CNN-C on CIFAR (test error %)", "convpool_cifar", CIFAR, "relu", (("test_error", "test"),)
@@ -211,6 +221,7 @@ def render(name: str, sweep_dir: Path, out_dir: Path, planned: int, quick: bool 
     groups = collect(sweep_dir)
     rows = build_rows(spec, groups, planned)
     out_dir.mkdir(parents=True, exist_ok=True)
+    write_sweep_layout(sweep_dir, f"{name} ({', '.join(spec.datasets)})", DASHBOARD_TAGS)
     md = out_dir / f"{name}.md"
     md.write_text(markdown(name, spec, rows, sweep_dir, groups, quick))
     payload = {"table": name, "title": spec.title, "sweep_dir": str(sweep_dir), "quick": quick, "rows": rows,

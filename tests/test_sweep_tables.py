@@ -77,6 +77,20 @@ def test_rerun_skips_complete_runs_and_lists_failures(convpool_sweep):
         (victim.parent / "error.json").unlink(missing_ok=True)
 
 
+def test_deleting_one_result_reruns_exactly_that_run(convpool_sweep):
+    sweep_dir, args, _ = convpool_sweep
+    victim = sweep_dir / "crelu_half" / "cifar10" / "s0_f0" / "result.json"
+    before = victim.read_text()
+    victim.unlink()
+    rerun = sweep(args)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "sweep: 0 trained, 3 skipped" not in rerun.stderr
+    assert "sweep: 1 trained, 3 skipped (already complete), 0 failed" in rerun.stderr
+    # Its checkpoint held the finished state: the rerun only re-evaluates, and gets the same numbers.
+    after = json.loads(victim.read_text())
+    assert after["test_error"] == json.loads(before)["test_error"]
+
+
 def test_table_renders_ours_beside_the_paper(convpool_sweep, tmp_path):
     sweep_dir, _, _ = convpool_sweep
     out = subprocess.run(
@@ -117,3 +131,9 @@ def test_table_renders_ours_beside_the_paper(convpool_sweep, tmp_path):
     assert rows[("crelu", "cifar10")]["models"] == 0  # not run: shown as missing, not invented
     assert "| crelu | 0/2 ! |" in out and "QUICK" in out
     assert out == (tmp_path / "convpool.md").read_text() + "\n"  # printed and written alike
+    # The sweep's dashboard: a custom-scalars layout at its root, beside the runs' own event files.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    layout = EventAccumulator(str(sweep_dir / "_layout"))
+    layout.Reload()
+    assert "custom_scalars__config__" in layout.Tags()["tensors"]

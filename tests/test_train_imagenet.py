@@ -11,6 +11,7 @@ from conftest import IMAGENET_ARGS as ARGS
 from conftest import IMAGENET_WNIDS as WNIDS
 from conftest import run_train
 from imagenet_fixture import truncate
+from PIL import Image
 
 
 def test_allcnnb_trains_and_reports_ten_patch_errors(imagenet_root, tmp_path):
@@ -18,6 +19,11 @@ def test_allcnnb_trains_and_reports_ten_patch_errors(imagenet_root, tmp_path):
     shutil.copytree(imagenet_root, root)
     bad = root / "train" / WNIDS[1] / f"{WNIDS[1]}_2.JPEG"
     truncate(bad)
+    for path, mode in (
+        (root / "train" / WNIDS[0] / f"{WNIDS[0]}_1.JPEG", "L"),
+        (root / "val" / WNIDS[2] / f"ILSVRC2012_val_{2}0000.JPEG", "CMYK"),
+    ):
+        Image.open(path).convert(mode).save(path, quality=90)  # grayscale and CMYK JPEGs: read as RGB
     proc = run_train(
         [*ARGS, "model=allcnnb_crelu_all_half", f"dataset.root={root}", f"hydra.run.dir={tmp_path / 'run'}"]
     )

@@ -113,6 +113,7 @@ def make_loaders(
                 channels_last,
                 train=train,
                 crop=dataset.image_size,
+                resize=dataset.resize,
                 flip=dataset.flip,
                 num_workers=dataset.num_workers,
             )
