@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,43 @@ def run_train(args: list[str], timeout: float = 300, **env: str) -> subprocess.C
         text=True,
         timeout=timeout,
     )
+
+
+def start_train(args: list[str]) -> subprocess.Popen:
+    """`python train.py args...` in the background (text pipes), for tests that signal it mid-run."""
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "train.py"), *args],
+        cwd=REPO,
+        env=train_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
+    """Poll until `path` exists (or the process ends, or `timeout` passes)."""
+    deadline = time.time() + timeout
+    while not path.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+
+
+def render_table(table: str, sweep_dir: Path, out_dir: Path, planned: int, *extra: str) -> str:
+    """`python -m crelu_repro.tables ...`; returns what it printed."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "crelu_repro.tables",
+        table,
+        "--sweep-dir",
+        str(sweep_dir),
+        "--out",
+        str(out_dir),
+        "--planned",
+        str(planned),
+        *extra,
+    ]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True).stdout
 
 
 @pytest.fixture(scope="session")

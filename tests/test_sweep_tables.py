@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, train_env
+from conftest import REPO, render_table, train_env
 
 from crelu_repro.evaluate import vote_error
 
@@ -93,25 +93,7 @@ def test_deleting_one_result_reruns_exactly_that_run(convpool_sweep):
 
 def test_table_renders_ours_beside_the_paper(convpool_sweep, tmp_path):
     sweep_dir, _, _ = convpool_sweep
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "crelu_repro.tables",
-            "convpool",
-            "--sweep-dir",
-            str(sweep_dir),
-            "--out",
-            str(tmp_path),
-            "--planned",
-            "2",
-            "--quick",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = render_table("convpool", sweep_dir, tmp_path, 2, "--quick")
     table = json.loads((tmp_path / "convpool.json").read_text())
     rows = {(r["model"], r["dataset"]): r for r in table["rows"]}
     relu = rows[("relu", "cifar10")]

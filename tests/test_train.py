@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
-from conftest import REPO, TINY, run_train, train_env
+from conftest import TINY, run_train, start_train, wait_for
 
 TIMING = ("wall_s", "images_per_s", "epoch_s", "code_version", "config")
 
@@ -103,16 +100,8 @@ def test_sigkill_after_first_checkpoint_then_resume_equals_uninterrupted(cifar_r
     assert run_train([*args, f"hydra.run.dir={reference}"]).returncode == 0
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / "train.py"), *args, f"hydra.run.dir={killed}"],
-        cwd=REPO,
-        env=train_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 120
-    while not (killed / "checkpoint.pt").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
+    proc = start_train([*args, f"hydra.run.dir={killed}"])
+    wait_for(killed / "checkpoint.pt", proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (killed / "result.json").exists(), "the run finished before it could be killed"

@@ -6,13 +6,10 @@ import json
 import pickle
 import shutil
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
-from conftest import REPO, TINY, run_train, train_env
+from conftest import TINY, run_train, start_train, wait_for
 
 
 def test_sigterm_checkpoints_mid_epoch_and_the_rerun_matches(cifar_root, tmp_path):
@@ -28,17 +25,8 @@ def test_sigterm_checkpoints_mid_epoch_and_the_rerun_matches(cifar_root, tmp_pat
     assert run_train([*args, f"hydra.run.dir={reference}"]).returncode == 0
 
     run_dir = tmp_path / "preempted"
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / "train.py"), *args, f"hydra.run.dir={run_dir}"],
-        cwd=REPO,
-        env=train_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.time() + 300
-    while not (run_dir / "checkpoint.pt").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
+    proc = start_train([*args, f"hydra.run.dir={run_dir}"])
+    wait_for(run_dir / "checkpoint.pt", proc)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 143, stderr[-2000:]

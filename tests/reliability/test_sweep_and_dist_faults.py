@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, TINY, train_env
+from conftest import REPO, TINY, render_table, train_env
 
 pytestmark = pytest.mark.slow
 
@@ -57,24 +57,7 @@ def test_killed_sweep_reruns_only_unfinished_runs_and_the_table_is_complete(cifa
     trained, skipped = map(int, re.search(r"sweep: (\d+) trained, (\d+) skipped", rerun.stderr).groups())
     assert (trained, skipped) == (6 - finished, finished)
 
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "crelu_repro.tables",
-            "convpool",
-            "--sweep-dir",
-            str(sweep_dir),
-            "--out",
-            str(tmp_path),
-            "--planned",
-            "3",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = render_table("convpool", sweep_dir, tmp_path, 3)
     assert "| relu | 3/3 |" in out and "| crelu_half | 3/3 |" in out
     assert "Failed runs" not in out
 
