@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
-.PHONY: help install test test-slow lint train tensorboard tables table-convpool table-vgg table-imagenet \
+.PHONY: help install test test-slow lint train tensorboard benchmark tables table-convpool table-vgg table-imagenet \
 	table-regularization table-params clean
 
 # QUICK=1 shrinks every table's sweep to a CPU smoke run (data subset, 1 epoch, 2 models per row) written
@@ -56,6 +56,9 @@ train: $(STAMP)  ## train the default model (crelu) on CIFAR-10 under CRELU_DATA
 
 tensorboard: $(STAMP)  ## dashboards on localhost:6006: runs under outputs/, or a table's sweep with TABLE=<table>
 	$(VENV)/bin/tensorboard --logdir $(if $(TABLE),$(SWEEPS)/$(TABLE),outputs) --host 127.0.0.1 --port 6006
+
+benchmark: $(STAMP)  ## training img/s, the trainer's loop vs a naive DataLoader loop: results/benchmarks.md; ARGS="..."
+	$(PY) scripts/benchmark.py $(ARGS)
 
 tables: table-params table-convpool table-vgg table-regularization table-imagenet  ## every paper table
 

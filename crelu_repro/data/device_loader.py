@@ -44,8 +44,13 @@ class DeviceLoader:
         self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)  # (N,)
         self.mean = mean.to(device, torch.float32).view(1, 3, 1, 1)
         self.std = std.to(device, torch.float32).view(1, 3, 1, 1)
-        if self.pad:  # pad once, up front: a crop is then a pure gather
-            self.padded = torch.nn.functional.pad(self.images, (self.pad,) * 4)  # (N, 3, H+2p, W+2p)
+        # Pad once and keep the mirror image beside it, both viewed as W-long runs: a random crop, flipped
+        # or not, is then a single gather (a flipped crop is a crop of the mirror at column 2p - dx).
+        padded = torch.nn.functional.pad(self.images, (self.pad,) * 4)  # (N, 3, H+2p, W+2p)
+        w = self.images.shape[-1]
+        self.runs = torch.stack([padded, padded.flip(-1)]).unfold(-1, w, 1)  # (2, N, 3, H+2p, 2p+1, W) view
+        self._rows = torch.arange(self.images.shape[-2], device=device)  # (H,)
+        self._chan = torch.arange(3, device=device)  # (3,)
 
     def __len__(self) -> int:
         return self.labels.numel()
@@ -68,12 +73,14 @@ class DeviceLoader:
         """Augmented (x, y) for this rank, from `start_step` on. x: (B/world, 3, H, W) normalized."""
         plan = self.plan(global_batch, seed, epoch)
         local = slice(rank * global_batch // world, (rank + 1) * global_batch // world)
+        flips = plan.flip & self.flip  # (steps, global_batch)
+        cols = torch.where(flips, 2 * self.pad - plan.dx, plan.dx)  # column of the crop in its source image
         for step in range(start_step, plan.order.shape[0]):
-            idx = plan.order[step, local]
-            x = self._crop(idx, plan.dy[step, local], plan.dx[step, local]) if self.pad else self.images[idx]
-            if self.flip:
-                x = torch.where(plan.flip[step, local].view(-1, 1, 1, 1), x.flip(3), x)
-            yield self._normalize(x), self.labels[idx]
+            idx, flip = plan.order[step, local], flips[step, local]  # (B,)
+            rows = (plan.dy[step, local, None] + self._rows)[:, None, :]  # (B, 1, H)
+            col = cols[step, local, None, None]  # (B, 1, 1)
+            x = self.runs[flip.long()[:, None, None], idx[:, None, None], self._chan[:, None], rows, col]
+            yield self._normalize(x), self.labels[idx]  # x: (B, 3, H, W) uint8 before normalizing
 
     def eval_batches(
         self, batch_size: int, rank: int = 0, world: int = 1
@@ -84,15 +91,8 @@ class DeviceLoader:
             stop = min(start + batch_size, bounds[rank + 1])
             yield self._normalize(self.images[start:stop]), self.labels[start:stop]
 
-    def _crop(self, idx: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
-        h, w = self.images.shape[-2:]
-        rows = (dy[:, None] + torch.arange(h, device=self.device))[:, None, :, None]  # (B, 1, H, 1)
-        cols = (dx[:, None] + torch.arange(w, device=self.device))[:, None, None, :]  # (B, 1, 1, W)
-        chan = torch.arange(3, device=self.device)[None, :, None, None]  # (1, 3, 1, 1)
-        return self.padded[idx[:, None, None, None], chan, rows, cols]  # (B, 3, H, W) uint8
-
     def _normalize(self, x: torch.Tensor) -> torch.Tensor:
-        x = ((x.float() - self.mean) / self.std).to(self.dtype)
+        x = x.float().sub_(self.mean).div_(self.std).to(self.dtype)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
 
