@@ -71,7 +71,8 @@ def train_one_epoch(model, loader, optimizer, scheduler, epoch, cfg, rt, sums, s
         done = step + 1
         faults.at_step(epoch * steps + done)
         if done % t.log_every == 0 or done == steps:
-            _raise_if_diverged(sums, epoch)
+            _raise_if_diverged(sums, epoch)  # one sync per log_every steps: stop soon after a NaN
+        if rt.progress and (done % t.log_every == 0 or done == steps):  # the bar's figures: more syncs
             now = time.perf_counter()
             rate = (done - tick_step) * t.batch_size / max(now - tick, 1e-9)
             bar.set_postfix(

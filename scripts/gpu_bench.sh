@@ -58,7 +58,7 @@ measure() {
 }
 
 TRAIN=(--no-pipeline --models crelu --steps "$STEPS" --warmup 20)
-# Input pipelines alone, CIFAR: DeviceLoader (and the proposed single-gather change) vs the naive DataLoader.
+# Input pipelines alone, CIFAR: DeviceLoader vs the naive DataLoader.
 measure pipeline 45 150 --no-train --batch-sizes 512 128 --repeats 3 --pipeline-batches 60
 # Eager first: the baseline of every target and the naive reference at both batch sizes.
 measure eager 70 200 "${TRAIN[@]}" --batch-sizes 512 128 --compile none
