@@ -26,14 +26,12 @@ def finite_positive(v) -> bool:
     return isinstance(v, float) and math.isfinite(v) and v > 0
 
 
-@pytest.fixture(scope="module")
-def smoke(cifar_root, tmp_path_factory) -> tuple[dict, Path]:
-    """One smoke run: a model that does not exist (its rows must fail alone), crelu_half; batches 2 and 8."""
-    out = tmp_path_factory.mktemp("bench") / "bench.md"
-    args = [
+def smoke_args(out: Path, steps: int) -> list[str]:
+    """A few timed steps on the CPU, one thread and one naive worker, reporting to `out`."""
+    return [
         "--smoke",
         "--steps",
-        "2",
+        str(steps),
         "--threads",
         "1",
         "--workers",
@@ -43,6 +41,13 @@ def smoke(cifar_root, tmp_path_factory) -> tuple[dict, Path]:
         "--out",
         str(out),
     ]
+
+
+@pytest.fixture(scope="module")
+def smoke(cifar_root, tmp_path_factory) -> tuple[dict, Path]:
+    """One smoke run: a model that does not exist (its rows must fail alone), crelu_half; batches 2 and 8."""
+    out = tmp_path_factory.mktemp("bench") / "bench.md"
+    args = smoke_args(out, steps=2)
     args += ["--data", str(cifar_root), "--models", "no_such_model", "crelu_half", "--batch-sizes", "2", "8"]
     report = bench.main(args)
     return report, out
@@ -139,21 +144,8 @@ def test_synthetic_jpegs_are_imagenet_shaped(tmp_path):
 
 
 def test_imagenet_smoke(tmp_path):
-    pytest.importorskip("crelu_repro.data.imagenet", reason="the ImageNet loader is not in this version")
     out = tmp_path / "bench.md"
-    args = [
-        "--smoke",
-        "--steps",
-        "1",
-        "--threads",
-        "1",
-        "--workers",
-        "1",
-        "--device",
-        "cpu",
-        "--out",
-        str(out),
-    ]
+    args = smoke_args(out, steps=1)
     report = bench.main([*args, "--no-cifar", "--imagenet", "--imagenet-batch", "1", "--tmp", str(tmp_path)])
     assert [r["kind"] for r in report["rows"]] == ["pipeline", "train"]
     for r in report["rows"]:
