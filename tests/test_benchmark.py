@@ -11,12 +11,14 @@ import importlib.util
 import json
 import math
 import os
+import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "scripts"))  # as `python scripts/benchmark.py`: its bench_*.py siblings
 _spec = importlib.util.spec_from_file_location("benchmark", REPO / "scripts" / "benchmark.py")
 bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)

@@ -1,0 +1,235 @@
+"""The benchmark's measurements: the project's loop (`train_one_epoch` fed by the trainer's loader) and the
+naive torchvision-style reference timed on one model and batch size, input pipelines timed alone, and
+`measure_all`, which runs every configuration and records each row (an error included) in the report.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import statistics
+from collections.abc import Callable, Iterator
+from itertools import count
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import torchvision.transforms as T
+from bench_report import cell, write
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+from PIL import Image
+from torch._dynamo.utils import counters
+from torch.utils.data import DataLoader, Dataset
+
+from crelu_repro.config import register
+from crelu_repro.data.cifar import Split
+from crelu_repro.distributed import Dist
+from crelu_repro.models import build_model
+from crelu_repro.optim import make_optimizer, make_scheduler
+from crelu_repro.runtime import EpochSums, Runtime, setup_backends, synced_time
+from crelu_repro.trainer import train_one_epoch
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class Probe:
+    """Feeds the trainer from `loader`; stamps a synced clock when step `mark` starts and, once `stop` steps
+    ran, sets the trainer's stop flag (its SIGTERM path: it returns after the current step)."""
+
+    def __init__(self, loader, rt: Runtime, mark: int, stop: int) -> None:
+        self.loader, self.rt, self.mark, self.stop, self.done, self.t0 = loader, rt, mark, stop, 0, 0.0
+
+    def steps_per_epoch(self, batch: int) -> int:
+        return self.loader.steps_per_epoch(batch)
+
+    def train_epoch(self, *args) -> Iterator:
+        batches = iter(self.loader.train_epoch(*args))
+        while self.done < self.stop:
+            if self.done == self.mark:
+                self.t0 = synced_time(self.rt.device)  # every warm-up step has finished
+            if (batch := next(batches, None)) is None:
+                return
+            self.done += 1
+            self.rt.stop_requested[0] = self.done == self.stop
+            yield batch
+
+
+def project_train(cfg: DictConfig, loader, classes: int, dev: torch.device, a) -> dict:
+    """img/s of `train_one_epoch` over a.steps steps after a.warmup; then the model step alone (a bound)."""
+    t, cuda = cfg.trainer, dev.type == "cuda"
+    per_epoch = loader.steps_per_epoch(t.batch_size)
+    t.epochs = math.ceil((a.warmup + a.steps) / per_epoch) + 1  # the lr schedule must outlast the run
+    fresh(dev)
+    raw = build_model(cfg.model.name, classes, cfg.model.batchnorm, cfg.model.crelu_base)
+    raw = raw.to(
+        dev, memory_format=torch.channels_last if cuda and t.channels_last else torch.preserve_format
+    )
+    optimizer = make_optimizer(raw, cfg.optim)
+    scheduler = make_scheduler(optimizer, cfg.sched, t.epochs, per_epoch)
+    model = torch.compile(raw, mode=t.compile_mode) if t.compile else raw
+    rt = Runtime(dev, Dist(), cuda and t.bf16, progress=False)
+    probe, epoch, step = Probe(loader, rt, a.warmup, a.warmup + a.steps), 0, 0
+    while probe.done < probe.stop:
+        step = train_one_epoch(model, probe, optimizer, scheduler, epoch, cfg, rt, EpochSums.zeros(dev), step)
+        epoch, step = (epoch + 1, 0) if step >= per_epoch else (epoch, step)
+    seconds, peak = synced_time(dev) - probe.t0, peak_mib(dev)
+    # Recompiles (dynamic shapes...), graph breaks, CUDA graphs refused: why a compile mode is slow.
+    graphs = [counters["stats"]["unique_graphs"], sum(counters["graph_break"].values())]
+    graphs = " / ".join(map(str, [*graphs, counters["inductor"]["cudagraph_skips"]]))
+    x, y = next(iter(loader.train_epoch(t.batch_size, cfg.seed, 0)))
+
+    def model_step() -> None:  # forward, backward, optimizer: no loader, scheduler, sums or host syncs
+        with rt.autocast():
+            loss = F.cross_entropy(model(x).float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    bound = timed(model_step, a.steps, min(3, a.warmup), dev)
+    n = a.steps * t.batch_size
+    out = {"project_img_s": n / seconds, "model_only_img_s": n / bound, "project_peak_mib": peak}
+    return {**out, "steps": a.steps, **({"graphs": graphs} if t.compile else {})}
+
+
+class NaiveCifar(Dataset):
+    """torchvision.datasets.CIFAR10's way: one PIL image per item, then the transforms."""
+
+    def __init__(self, split: Split, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.hwc, self.labels = split.images.transpose(0, 2, 3, 1), split.labels
+        norm = T.Normalize((mean / 255).tolist(), (std / 255).tolist())
+        self.tf = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(), norm])
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.tf(Image.fromarray(self.hwc[i])), int(self.labels[i])
+
+
+def naive_batches(dataset: Dataset, batch: int, workers: int, dev: torch.device) -> Iterator:
+    """Epoch after epoch, on `dev`; the workers stop when the generator is closed."""
+    loader = DataLoader(dataset, batch, shuffle=True, num_workers=workers, pin_memory=dev.type == "cuda",
+                        drop_last=True, persistent_workers=workers > 0)  # fmt: skip
+    while True:
+        for x, y in loader:
+            yield x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+
+
+def naive_train(name: str, classes: int, dataset: Dataset, batch: int, dev: torch.device, a) -> dict:
+    if dev.type == "cuda":  # torch's defaults, whatever the project's runs in this process set
+        torch.backends.cudnn.benchmark = torch.backends.cuda.matmul.allow_tf32 = False
+    fresh(dev)
+    model = build_model(name, classes).to(dev)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    batches = naive_batches(dataset, batch, a.workers, dev)
+
+    def step() -> None:
+        x, y = next(batches)
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    try:
+        seconds = timed(step, a.naive_steps, a.warmup, dev)
+    finally:
+        batches.close()
+    return {"naive_img_s": a.naive_steps * batch / seconds, "naive_peak_mib": peak_mib(dev)}
+
+
+def timed(step: Callable[[], object], steps: int, warmup: int, dev: torch.device) -> float:
+    for _ in range(warmup):
+        step()
+    t0 = synced_time(dev)
+    for _ in range(steps):
+        step()
+    return synced_time(dev) - t0
+
+
+def fresh(dev: torch.device) -> None:
+    """As in a new process: no compiled graphs (nor their CUDA-graph memory pools) or dynamic-shape guesses
+    left by an earlier run; the peak-memory counter restarts from what is allocated now."""
+    torch._dynamo.reset()
+    counters.clear()
+    gc.collect()
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(dev)
+
+
+def peak_mib(dev: torch.device) -> float | None:
+    return torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
+
+
+def epochs_of(loader, batch: int) -> Iterator:
+    for epoch in count():
+        yield from loader.train_epoch(batch, 0, epoch)
+
+
+def pipeline_rates(sources: dict[str, Callable[[], Iterator]], batch: int, a, dev: torch.device) -> dict:
+    """Median img/s of each source over a.repeats rounds; the sources take turns (the CPUs are shared)."""
+    rounds: dict[str, list[float]] = {k: [] for k in sources}
+    for _ in range(a.repeats):
+        for name, make in sources.items():
+            batches = make()
+            try:
+                seconds = timed(lambda b=batches: next(b), a.pipeline_batches, a.pipeline_warmup, dev)
+            finally:
+                batches.close()
+            rounds[name].append(a.pipeline_batches * batch / seconds)
+    return {**{f"{k}_img_s": statistics.median(v) for k, v in rounds.items()}, "rounds": rounds}
+
+
+def measure_all(
+    a, dev, report: dict, base: dict, make_loader, naive_set, classes: int, models, extra
+) -> None:
+    """Pipeline rows per batch size, then training rows per model x batch x compile mode. Fail soft: an
+    error (OOM, compile failure...) is recorded in its row and the rest goes on; the report is rewritten."""
+
+    def run(row: dict, fn: Callable[[], dict]) -> None:
+        row.update(threads=torch.get_num_threads(), forced_threads=a.threads, workers=a.workers)
+        print(f"-> {row}", flush=True)
+        try:
+            row.update(fn())
+        except Exception as err:
+            row["error"] = f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0][:300]}"
+        if row.get("naive_img_s") and row.get("project_img_s"):
+            row["ratio"] = row["project_img_s"] / row["naive_img_s"]
+        print("   " + ", ".join(f"{k}={cell(v)}" for k, v in row.items() if k != "rounds"), flush=True)
+        report["rows"].append(row)
+        write(report, a.out)
+
+    for batch in a.batch_sizes if a.pipeline else []:
+
+        def pipe(batch: int = batch) -> dict:
+            ld = make_loader(project_cfg(extra))  # the trainer's loader on this device, default settings
+            sources = {"project": lambda: epochs_of(ld, batch)}
+            sources["naive"] = lambda: naive_batches(naive_set, batch, a.workers, dev)
+            return pipeline_rates(sources, batch, a, dev)
+
+        run({"kind": "pipeline", **base, "batch": batch, "batches": a.pipeline_batches}, pipe)
+    for model in models if a.train else []:
+        for batch in a.batch_sizes:
+            naive: dict = {}  # once per (model, batch): the reference does not depend on the compile mode
+            for mode in a.compile:
+
+                def both(
+                    model: str = model, batch: int = batch, mode: str = mode, naive: dict = naive
+                ) -> dict:
+                    compiled = [f"trainer.compile={str(mode != 'none').lower()}"]
+                    compiled += [f"trainer.compile_mode={mode}"] if mode != "none" else []
+                    cfg = project_cfg([f"model={model}", f"trainer.batch_size={batch}", *extra, *compiled])
+                    setup_backends(cfg, dev)
+                    out = project_train(cfg, make_loader(cfg), classes, dev, a)
+                    if not naive:
+                        naive.update(naive_train(model, classes, naive_set, batch, dev, a))
+                    return {**out, **naive}
+
+                run({"kind": "train", **base, "model": model, "batch": batch, "compile": mode}, both)
+
+
+def project_cfg(overrides: list[str]) -> DictConfig:
+    register()
+    with initialize_config_dir(str(REPO / "configs"), version_base="1.3"):
+        return compose("train", overrides=["trainer.progress=false", *overrides])

@@ -1,0 +1,118 @@
+"""The benchmark's report: renders the report dict that scripts/benchmark.py builds (machine, commands, rows)
+to a markdown file (results/benchmarks.md by default) with the JSON beside it, and compares the measured rows
+with the issue's targets (a verdict for each, and for a miss what bounds it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crelu_repro import runio
+
+NEED = {"pipeline_x": 10.0, "b512_img_s": 75_000, "b512_x": 3.5, "b128_x": 2.0, "imagenet_img_s": 12_000}
+
+
+def cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
+    return "-" if v is None else str(v)
+
+
+HEAD = {"dataset": "data", "project_img_s": "project img/s", "naive_img_s": "naive img/s",
+        "ratio": "project / naive",
+        "model_only_img_s": "model step alone img/s", "project_peak_mib": "peak MiB project",
+        "naive_peak_mib": "peak MiB naive", "batches": "batches per round", "steps": "timed steps",
+        "graphs": "compiled graphs / breaks / cudagraph skips", "threads": "torch threads",
+        "workers": "naive workers"}  # fmt: skip
+PIPE_COLS = "dataset device threads workers batch project_img_s naive_img_s ratio batches error"
+TRAIN_COLS = (
+    "dataset device threads workers model batch compile project_img_s naive_img_s ratio model_only_img_s "
+    "project_peak_mib naive_peak_mib steps graphs error"
+)
+NOTES = (
+    "project: `train_one_epoch` fed by the trainer's own loader, built as train.py builds them. naive: PIL "
+    "transforms in a DataLoader with workers, fp32, NCHW, plain SGD, the same model. model step alone: "
+    "forward, backward and optimizer on one fixed batch, the loop's ceiling. torch threads: the "
+    "process's intra-op threads; rows run with --threads give no verdict."
+)
+
+
+def table(rows: list[dict], keys: str) -> list[str]:
+    head = ["| " + " | ".join(HEAD.get(k, k) for k in keys.split()) + " |", "|" + "---|" * len(keys.split())]
+    return head + ["| " + " | ".join(cell(r.get(k)) for k in keys.split()) + " |" for r in rows] + [""]
+
+
+def parts(r: dict) -> list[str]:
+    """What bounds a row: its parts measured alone."""
+    return [f"model step alone {r['model_only_img_s']:,.0f} img/s"] if "model_only_img_s" in r else []
+
+
+def targets(rows: list[dict]) -> list[dict]:
+    """The issue's targets: the best configuration for each, and for a miss what bounds it (parts alone)."""
+    ok = [r for r in rows if r.get("ratio")]
+
+    def find(kind: str, dev: str, data: str, forced: bool = False, **kw) -> list[dict]:
+        found = [r for r in ok if r["kind"] == kind and r["device"] == dev and r["dataset"].startswith(data)]
+        return [r for r in found if bool(r.get("forced_threads")) == forced and kw.items() <= r.items()]
+
+    specs = [(f"CPU input pipeline, CIFAR b{b}: >= {NEED['pipeline_x']:.0f}x naive", find("pipeline", "cpu",
+              "cifar", batch=b), lambda r: r["ratio"] >= NEED["pipeline_x"]) for b in (128, 512)]  # fmt: skip
+    specs += [
+        (f"GPU crelu b512 bf16: >= {NEED['b512_img_s']:,} img/s and >= {NEED['b512_x']}x naive",
+         find("train", "cuda", "cifar", model="crelu", batch=512),
+         lambda r: r["project_img_s"] >= NEED["b512_img_s"] and r["ratio"] >= NEED["b512_x"]),
+        (f"GPU crelu b128 bf16: >= {NEED['b128_x']}x naive", find("train", "cuda", "cifar", model="crelu",
+         batch=128), lambda r: r["ratio"] >= NEED["b128_x"]),
+        (f"GPU All-CNN-B ImageNet-shaped, end to end: >= {NEED['imagenet_img_s']:,} img/s",
+         find("train", "cuda", "synthetic"), lambda r: r["project_img_s"] >= NEED["imagenet_img_s"]),
+    ]  # fmt: skip
+    out = []
+    for name, found, met in specs:
+        if not found:
+            where = " (needs CUDA: scripts/gpu_bench.sh)" if name.startswith("GPU") else ""
+            out.append({"target": name, "measured": "not measured in this run" + where, "verdict": "-"})
+            continue
+        r = max(found, key=lambda r: (met(r), r["ratio"]))  # one that meets it, else the best ratio
+        alone = find("pipeline", r["device"], r["dataset"]) if r["kind"] == "train" else []
+        bounds = parts(r) + [f"loader alone {p['project_img_s']:,.0f} img/s" for p in alone[:1]]
+        same = {k: r[k] for k in ("batch", "model", "compile") if k in r}
+        for p in find(r["kind"], r["device"], r["dataset"], forced=True, **same):  # rows run with --threads
+            bounds.append(", ".join([f"with {p['threads']} torch thread(s): {p['ratio']:.1f}x", *parts(p)]))
+        got = f"{r['project_img_s']:,.0f} vs {r['naive_img_s']:,.0f} img/s = {r['ratio']:.2f}x"
+        got += f" (b{r['batch']}, compile {r['compile']})" if r["kind"] == "train" else ""
+        verdict = "met" if met(r) else "**missed**"
+        out.append({"target": name, "measured": "; ".join([got, *bounds]), "verdict": verdict})
+    return out
+
+
+def render(report: dict) -> str:
+    m, rows = report["machine"], report["rows"]
+    lines = ["# Training throughput: the project's loop vs a naive reference", "",
+             "Written by `scripts/benchmark.py`: img/s in steady state (after warm-up) between device syncs; "
+             "input-pipeline figures are medians over rounds.", "", "| | |", "|---|---|",
+             f"| date | {m['date']} |",
+             f"| CPU | {m['cpu']}: {m['usable_cores']} of {m['cores']} cores usable, load average "
+             f"{m['load_avg']:.1f} at the start |", f"| card | {m['card'] or 'none (CPU run)'} |",
+             f"| software | torch {m['torch']}, torchvision {m['torchvision']}, Python {m['python']} |",
+             f"| code | `{m['code']}` |", *(f"| command | `{c}` |" for c in report["commands"]), "", NOTES,
+             ""]  # fmt: skip
+    pipe, train = [r for r in rows if r["kind"] == "pipeline"], [r for r in rows if r["kind"] == "train"]
+    if pipe:
+        lines += [
+            "## Input pipeline only (augmented batches on the device, no model)",
+            "",
+            *table(pipe, PIPE_COLS),
+        ]
+    if train:
+        lines += [
+            "## Training (the trainer's loop vs a naive loop, same model)",
+            "",
+            *table(train, TRAIN_COLS),
+        ]
+    return "\n".join([*lines, "## Targets", "", *table(targets(rows), "target measured verdict")])
+
+
+def write(report: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    runio.write_json(out.with_suffix(".json"), report)
+    out.write_text(render(report))
