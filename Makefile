@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
 .PHONY: help install test test-slow lint train tensorboard benchmark tables table-convpool table-vgg table-imagenet \
-	table-regularization table-params clean
+	table-regularization table-params figures clean
 
 # QUICK=1 shrinks every table's sweep to a CPU smoke run (data subset, 1 epoch, 2 models per row) written
 # to multirun/quick/ and results/quick/: same columns, numbers not comparable with the paper's.
@@ -76,6 +76,9 @@ table-imagenet: $(STAMP)  ## All-CNN-B x ImageNet, top-1/5, 10-patch: results/im
 
 table-params: $(STAMP)  ## results/table_params.md (+ .json): parameter counts, paper vs ours
 	$(PY) -m crelu_repro.params --write $(TABLES_OUT)
+
+figures: $(STAMP)  ## the discussion figures from the tables' runs: results/figures/<set>/ (QUICK=1: the quick runs)
+	$(PY) scripts/figures.py $(if $(QUICK),--quick) $(ARGS)
 
 clean:  ## remove caches (keeps .venv, outputs/ and results/)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,115 @@
+"""Draw the paper's discussion figures from the runs that `make tables` trained (`make figures`).
+
+python scripts/figures.py [--quick] [--sweeps multirun] [--out results/figures] [analysis options]
+
+Each figure set names the table runs it needs (seed 0, fold 0 of a table's sweep). A set whose runs are not
+all finished is skipped, naming the make target that trains them; the command fails if a set fails or if
+none can be drawn. --quick reads the QUICK=1 sweeps (multirun/quick/) and writes under results/quick/figures/.
+For runs of your own: `python -m crelu_repro.analysis all RUN_DIR [RUN_DIR ...] --out DIR`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from crelu_repro.analysis.cli import FIGURES, run_invariance, run_pairing, run_reconstruction
+from crelu_repro.analysis.runs import load_run
+from crelu_repro.errors import CreluError
+from crelu_repro.runio import read_result
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class FigureSet:
+    sweep: str  # the table's experiment, i.e. its sweep folder under multirun/
+    dataset: str
+    compare: tuple[str, str]  # (ReLU model, CReLU model): the pairing and invariance figures
+    invert: str  # a model with CReLU up to conv4: the reconstruction figure
+
+    def run_dir(self, sweeps: Path, model: str) -> Path:
+        return sweeps / self.sweep / model / self.dataset / "s0_f0"  # the sweep's subdir pattern
+
+
+FIGURE_SETS = {
+    # paper: CIFAR-10 invariance panel (a); ConvPool-CNN-C has max-pooling, so its reconstruction goes
+    # through pool1 with switches (our extension, marked approximate in the figure).
+    "cifar10": FigureSet("convpool", "cifar10", ("relu", "crelu"), "crelu"),
+    # paper: pairing on an AlexNet-like conv1 (All-CNN-B's is the same 11x11x3 x 96), ImageNet invariance
+    # panel (b), and reconstruction "for a model without max-pooling" from conv1..conv4: CReLU (conv1-4).
+    "imagenet": FigureSet(
+        "imagenet", "imagenet", ("allcnnb_relu", "allcnnb_crelu_conv1_7"), "allcnnb_crelu_conv1_4"
+    ),
+}
+
+
+def draw(name: str, fs: FigureSet, sweeps: Path, out: Path, args: argparse.Namespace, quick: bool) -> str:
+    """Draw one set's three figures under out/<name>/; return a one-line account of what happened."""
+    models = dict.fromkeys((*fs.compare, fs.invert))
+    missing = [str(fs.run_dir(sweeps, m)) for m in models if read_result(fs.run_dir(sweeps, m)) is None]
+    if missing:
+        target = f"make table-{fs.sweep}" + (" QUICK=1" if quick else "")
+        return f"{name}: skipped, no finished run at {', '.join(missing)} (`{target}` trains them)"
+    compare = [load_run(fs.run_dir(sweeps, m)) for m in fs.compare]
+    invert = load_run(fs.run_dir(sweeps, fs.invert))
+    dest, tb, todo = out / name, not args.no_tb, args.figures.split(",")
+    written = []
+    if "pairing" in todo:
+        written.append(run_pairing(compare, dest, tb))
+    if "invariance" in todo:
+        written.append(run_invariance(compare, dest, args.images, args.pool, args.data_root, tb))
+    if "reconstruction" in todo:
+        recon = run_reconstruction(
+            [invert],
+            dest,
+            n_images=args.recon_images,
+            data_root=args.data_root,
+            tb=tb,
+            max_iter=args.recon_iters,
+        )
+        written.append(recon)
+    return f"{name}: wrote " + ", ".join(str(p) for p in written if p is not None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="use the QUICK=1 table runs")
+    parser.add_argument("--sweeps", type=Path, help="the tables' sweep root (default multirun[/quick])")
+    parser.add_argument("--out", type=Path, help="default results/figures (--quick: results/quick/figures)")
+    parser.add_argument("--sets", default=",".join(FIGURE_SETS), help="comma-separated figure sets")
+    parser.add_argument(
+        "--figures", default=",".join(FIGURES), help="comma-separated, of: " + ", ".join(FIGURES)
+    )
+    parser.add_argument("--data-root", default=None, help="dataset root, if not the runs' dataset.root")
+    parser.add_argument("--images", type=int, default=1000, help="invariance: test images for thresholds")
+    parser.add_argument("--pool", type=int, default=200, help="invariance: images that are transformed")
+    parser.add_argument("--recon-images", type=int, default=4, help="reconstruction: images per run")
+    parser.add_argument(
+        "--recon-iters", type=int, default=300, help="reconstruction: CGLS iterations, at most"
+    )
+    parser.add_argument("--no-tb", action="store_true", help="do not write to the runs' TensorBoard")
+    args = parser.parse_args(argv)
+    sweeps = args.sweeps or REPO / ("multirun/quick" if args.quick else "multirun")
+    out = args.out or REPO / ("results/quick/figures" if args.quick else "results/figures")
+    for option, valid in (("sets", FIGURE_SETS), ("figures", FIGURES)):
+        unknown = set(getattr(args, option).split(",")) - set(valid)
+        if unknown:
+            parser.error(f"unknown --{option} {', '.join(sorted(unknown))}; valid: {', '.join(valid)}")
+    drawn = failed = 0
+    for name in args.sets.split(","):
+        try:
+            line = draw(name, FIGURE_SETS[name], sweeps, out, args, args.quick)
+        except CreluError as exc:  # e.g. the runs' dataset is not where their config says
+            line, failed = f"{name}: failed: {exc}", failed + 1
+        drawn += ": wrote " in line
+        print(f"figures: {line}", flush=True)
+    if not drawn and not failed:
+        print("figures: nothing drawn; train the runs named above first", file=sys.stderr)
+    return 0 if drawn and not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
