@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from crelu_repro.analysis.cli import FIGURES, run_invariance, run_pairing, run_reconstruction
+from crelu_repro.analysis.cli import FIGURES, add_options, draw
 from crelu_repro.analysis.runs import load_run
 from crelu_repro.errors import CreluError
 from crelu_repro.runio import read_result
@@ -46,8 +46,8 @@ FIGURE_SETS = {
 }
 
 
-def draw(name: str, fs: FigureSet, sweeps: Path, out: Path, args: argparse.Namespace, quick: bool) -> str:
-    """Draw one set's three figures under out/<name>/; return a one-line account of what happened."""
+def draw_set(name: str, fs: FigureSet, sweeps: Path, out: Path, args: argparse.Namespace, quick: bool) -> str:
+    """Draw one set's figures under out/<name>/; return a one-line account of what happened."""
     models = dict.fromkeys((*fs.compare, fs.invert))
     missing = [str(fs.run_dir(sweeps, m)) for m in models if read_result(fs.run_dir(sweeps, m)) is None]
     if missing:
@@ -55,23 +55,8 @@ def draw(name: str, fs: FigureSet, sweeps: Path, out: Path, args: argparse.Names
         return f"{name}: skipped, no finished run at {', '.join(missing)} (`{target}` trains them)"
     compare = [load_run(fs.run_dir(sweeps, m)) for m in fs.compare]
     invert = load_run(fs.run_dir(sweeps, fs.invert))
-    dest, tb, todo = out / name, not args.no_tb, args.figures.split(",")
-    written = []
-    if "pairing" in todo:
-        written.append(run_pairing(compare, dest, tb))
-    if "invariance" in todo:
-        written.append(run_invariance(compare, dest, args.images, args.pool, args.data_root, tb))
-    if "reconstruction" in todo:
-        recon = run_reconstruction(
-            [invert],
-            dest,
-            n_images=args.recon_images,
-            data_root=args.data_root,
-            tb=tb,
-            max_iter=args.recon_iters,
-        )
-        written.append(recon)
-    return f"{name}: wrote " + ", ".join(str(p) for p in written if p is not None)
+    written = draw(args.figures.split(","), compare, [invert], out / name, args)
+    return f"{name}: wrote " + ", ".join(str(p) for p in written)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,14 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--figures", default=",".join(FIGURES), help="comma-separated, of: " + ", ".join(FIGURES)
     )
-    parser.add_argument("--data-root", default=None, help="dataset root, if not the runs' dataset.root")
-    parser.add_argument("--images", type=int, default=1000, help="invariance: test images for thresholds")
-    parser.add_argument("--pool", type=int, default=200, help="invariance: images that are transformed")
-    parser.add_argument("--recon-images", type=int, default=4, help="reconstruction: images per run")
-    parser.add_argument(
-        "--recon-iters", type=int, default=300, help="reconstruction: CGLS iterations, at most"
-    )
-    parser.add_argument("--no-tb", action="store_true", help="do not write to the runs' TensorBoard")
+    add_options(parser)
     args = parser.parse_args(argv)
     sweeps = args.sweeps or REPO / ("multirun/quick" if args.quick else "multirun")
     out = args.out or REPO / ("results/quick/figures" if args.quick else "results/figures")
@@ -101,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     drawn = failed = 0
     for name in args.sets.split(","):
         try:
-            line = draw(name, FIGURE_SETS[name], sweeps, out, args, args.quick)
+            line = draw_set(name, FIGURE_SETS[name], sweeps, out, args, args.quick)
         except CreluError as exc:  # e.g. the runs' dataset is not where their config says
             line, failed = f"{name}: failed: {exc}", failed + 1
         drawn += ": wrote " in line

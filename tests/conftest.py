@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -91,6 +93,20 @@ def finished_run(cifar_root, tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("runs") / "finished"
     proc = run_train([*TINY, "trainer.epochs=2", f"dataset.root={cifar_root}", f"hydra.run.dir={run_dir}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return run_dir
+
+
+def renamed_run(trained: Path, run_dir: Path, model: str, classes: int) -> Path:
+    """A finished run of `model` at `run_dir`: the trained run's files, with the model renamed and fresh
+    weights of that model (for analyses that need a loadable finished run, not a trained one)."""
+    from crelu_repro import runio
+    from crelu_repro.models import build_model
+
+    shutil.copytree(trained, run_dir)
+    result = json.loads((run_dir / "result.json").read_text())
+    result["model"] = result["config"]["model"]["name"] = model
+    runio.save_checkpoint(run_dir, {"model": build_model(model, classes).state_dict()})
+    runio.write_json(run_dir / "result.json", result)
     return run_dir
 
 

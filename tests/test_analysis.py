@@ -9,11 +9,10 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO, train_env
+from conftest import REPO, renamed_run, train_env
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torchvision.transforms.v2 import functional as TF
 
-from crelu_repro import runio
 from crelu_repro.analysis import (
     NotInvertible,
     Transform,
@@ -210,13 +209,7 @@ def runs(finished_run, tmp_path_factory):
     base = tmp_path_factory.mktemp("analysis")
     crelu = base / "crelu_half"
     shutil.copytree(finished_run, crelu)
-    relu = base / "relu"
-    relu.mkdir()
-    result = json.loads((crelu / "result.json").read_text())
-    result["model"] = result["config"]["model"]["name"] = "relu"
-    runio.save_checkpoint(relu, {"model": build_model("relu", 10).state_dict()})
-    runio.write_json(relu / "result.json", result)
-    return crelu, relu
+    return crelu, renamed_run(finished_run, base / "relu", "relu", 10)
 
 
 def image_tags(run_dir) -> list[str]:

@@ -9,10 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import IMAGENET_ARGS, REPO, run_train, train_env
-
-from crelu_repro import runio
-from crelu_repro.models import build_model
+from conftest import IMAGENET_ARGS, REPO, renamed_run, run_train, train_env
 
 SCRIPT = [sys.executable, str(REPO / "scripts" / "figures.py")]
 SMALL = ["--images", "48", "--pool", "6", "--recon-images", "1", "--recon-iters", "200"]
@@ -25,15 +22,8 @@ def figures(*args: str) -> subprocess.CompletedProcess:
 
 
 def place(trained: Path, sweeps: Path, table: str, dataset: str, model: str, classes: int) -> Path:
-    """A finished run of `model` where `table`'s sweep puts seed 0 / fold 0: the trained run's files, with
-    the model renamed and fresh weights of that model (the figures only need a loadable finished run)."""
-    run_dir = sweeps / table / model / dataset / "s0_f0"
-    shutil.copytree(trained, run_dir)
-    result = json.loads((run_dir / "result.json").read_text())
-    result["model"] = result["config"]["model"]["name"] = model
-    runio.save_checkpoint(run_dir, {"model": build_model(model, classes).state_dict()})
-    runio.write_json(run_dir / "result.json", result)
-    return run_dir
+    """`renamed_run` where `table`'s sweep puts seed 0 / fold 0 of `model`."""
+    return renamed_run(trained, sweeps / table / model / dataset / "s0_f0", model, classes)
 
 
 @pytest.fixture(scope="module")

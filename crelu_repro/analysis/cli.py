@@ -110,13 +110,8 @@ def _compact(scores: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m crelu_repro.analysis", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("figure", choices=(*FIGURES, "all"))
-    parser.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
-    parser.add_argument("--out", type=Path, default=Path("results/figures"))
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The analysis options, shared with `scripts/figures.py`."""
     parser.add_argument("--data-root", default=None, help="dataset root, if not the runs' dataset.root")
     parser.add_argument("--images", type=int, default=1000, help="invariance: test images for thresholds")
     parser.add_argument("--pool", type=int, default=200, help="invariance: images that are transformed")
@@ -128,35 +123,59 @@ def main(argv: list[str] | None = None) -> int:
         "--recon-iters", type=int, default=300, help="reconstruction: CGLS iterations per layer, at most"
     )
     parser.add_argument("--no-tb", action="store_true", help="do not write to the runs' TensorBoard")
+
+
+def draw(
+    figures: tuple[str, ...] | list[str],
+    runs: list[Run],
+    recon_runs: list[Run],
+    out: Path,
+    args: argparse.Namespace,
+) -> list[Path]:
+    """Draw `figures`: pairing and invariance compare `runs`, reconstruction inverts `recon_runs`.
+
+    Returns the PNGs written (reconstruction writes none when no run is invertible)."""
+    tb, written = not args.no_tb, []
+    if "pairing" in figures:
+        written.append(run_pairing(runs, out, tb))
+    if "invariance" in figures:
+        written.append(run_invariance(runs, out, args.images, args.pool, args.data_root, tb))
+    if "reconstruction" in figures:
+        png = run_reconstruction(
+            recon_runs,
+            out,
+            layers=tuple(args.recon_layers.split(",")),
+            n_images=args.recon_images,
+            data_root=args.data_root,
+            tb=tb,
+            max_iter=args.recon_iters,
+        )
+        written += [png] if png else []
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m crelu_repro.analysis", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("figure", choices=(*FIGURES, "all"))
+    parser.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
+    parser.add_argument("--out", type=Path, default=Path("results/figures"))
+    add_options(parser)
     args = parser.parse_args(argv)
     try:
         runs = [load_run(d) for d in args.run_dirs]
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    tb, written = not args.no_tb, []
     todo = FIGURES if args.figure == "all" else (args.figure,)
     try:
-        if "pairing" in todo:
-            written.append(run_pairing(runs, args.out, tb))
-        if "invariance" in todo:
-            written.append(run_invariance(runs, args.out, args.images, args.pool, args.data_root, tb))
-        if "reconstruction" in todo:
-            png = run_reconstruction(
-                runs,
-                args.out,
-                layers=tuple(args.recon_layers.split(",")),
-                n_images=args.recon_images,
-                data_root=args.data_root,
-                tb=tb,
-                max_iter=args.recon_iters,
-            )
-            if png is None and args.figure == "reconstruction":
-                return 1
-            written += [png] if png else []
+        written = draw(todo, runs, runs, args.out, args)
     except CreluError as exc:  # e.g. the runs' dataset is not where their config says
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not written and args.figure == "reconstruction":
+        return 1  # no run had an invertible (CReLU) path: run_reconstruction said so
     for png in written:
         print(f"wrote {png} and {png.with_suffix('.json')}")
     return 0

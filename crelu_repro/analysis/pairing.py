@@ -47,10 +47,18 @@ def pairing_mu(weight: torch.Tensor) -> torch.Tensor:
     return partner_cosines(weight)[0]
 
 
+def gaussian_cosines(
+    shape: torch.Size | tuple[int, ...], draws: int = 4, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mu, nu) of `draws` independent random Gaussian banks of `shape`, each concatenated: (draws * n,)."""
+    gen = torch.Generator().manual_seed(seed)
+    banks = [partner_cosines(torch.randn(tuple(shape), generator=gen)) for _ in range(draws)]
+    return torch.cat([mu for mu, _ in banks]), torch.cat([nu for _, nu in banks])
+
+
 def gaussian_mu(shape: torch.Size | tuple[int, ...], draws: int = 4, seed: int = 0) -> torch.Tensor:
     """mu of `draws` independent random Gaussian banks of `shape`, concatenated: (draws * n,)."""
-    gen = torch.Generator().manual_seed(seed)
-    return torch.cat([pairing_mu(torch.randn(tuple(shape), generator=gen)) for _ in range(draws)])
+    return gaussian_cosines(shape, draws, seed)[0]
 
 
 def gaussian_estimate(n: int, d: int) -> float:
@@ -64,10 +72,8 @@ def layer_pairing(run: Run, draws: int = 4, seed: int = 0) -> dict[str, dict]:
     for name in conv_layers(run.model):
         w = getattr(run.model.layers, name).conv.weight  # (n, c, k, k)
         n, d = w.shape[0], w[0].numel()
-        (mu, nu), ref = partner_cosines(w), gaussian_mu(w.shape, draws, seed)
+        (mu, nu), (ref, ref_nu) = partner_cosines(w), gaussian_cosines(w.shape, draws, seed)
         mu_ok, nu_ok = mu[~mu.isnan()], nu[~nu.isnan()]
-        gen = torch.Generator().manual_seed(seed)
-        ref_nu = partner_cosines(torch.randn(tuple(w.shape), generator=gen))[1]
         out[name] = {
             "filters": n,
             "dim": d,
