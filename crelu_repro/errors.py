@@ -25,3 +25,9 @@ class TrainingError(CreluError):
     """Training cannot go on (for example a non-finite loss); the last good checkpoint is kept."""
 
     exit_code = 3
+
+
+class Preempted(CreluError):
+    """SIGTERM (what SLURM sends before a time limit): the state was checkpointed; rerun to resume."""
+
+    exit_code = 143

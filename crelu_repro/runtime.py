@@ -11,13 +11,7 @@ from omegaconf import DictConfig
 
 from . import distributed
 from .config import choice
-from .errors import ConfigError, CreluError
-
-
-class Preempted(CreluError):
-    """SIGTERM (what SLURM sends before a time limit): the state was checkpointed; rerun to resume."""
-
-    exit_code = 143
+from .errors import ConfigError
 
 
 @dataclass

@@ -18,8 +18,8 @@ import numpy as np
 
 from . import runio
 from .dashboard import write_sweep_layout
-from .evaluate import vote_error, welch_difference
 from .paper import tables as paper_tables
+from .stats import vote_error, welch_difference
 from .sweep import failed_runs
 
 
@@ -127,7 +127,8 @@ def build_rows(spec: TableSpec, groups: dict, planned: int) -> list[dict]:
             if model != spec.baseline:
                 d = welch_difference(main["values"], base)
                 row["vs_baseline"] = d and {"delta": d.delta, "low": d.low, "high": d.high,
-                                            "significant": d.significant}  # fmt: skip
+                                            "significant": d.significant,
+                                            "no_interval": d.why_no_interval}  # fmt: skip
             rows.append(row)
     return rows
 
@@ -154,6 +155,8 @@ def _versus(row: dict, baseline: str) -> str:
         return "baseline"
     if vs is None:
         return "–"
+    if vs["low"] is None:  # n < 2 or zero spread: a difference, but no interval and no claim
+        return f"{vs['delta']:+.2f} (no interval: {vs['no_interval']})"
     star = " *" if vs["significant"] else ""
     return f"{vs['delta']:+.2f} [{vs['low']:+.2f}, {vs['high']:+.2f}]{star}"
 

@@ -25,13 +25,12 @@ from . import distributed, faults, runio
 from .config import choice, identity, validate
 from .dashboard import Dashboard
 from .data import load_splits, make_loaders
-from .errors import ConfigError, TrainingError
+from .errors import ConfigError, Preempted, TrainingError
 from .evaluate import evaluate, evaluate_ten_patch
 from .models import build_model
 from .optim import make_optimizer, make_scheduler
 from .runtime import (
     EpochSums,
-    Preempted,
     Runtime,
     in_multirun,
     rng_state,

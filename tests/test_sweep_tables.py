@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import REPO, render_table, train_env
 
-from crelu_repro.evaluate import vote_error
+from crelu_repro.stats import vote_error
 
 QUICK = ["trainer.epochs=1", "trainer.batch_size=32", "trainer.eval_batch_size=64"]
 

@@ -29,7 +29,7 @@ from torchvision.io import ImageReadMode, decode_jpeg
 from torchvision.transforms.v2.functional import resize as tv_resize
 
 from ..errors import DatasetError
-from ..evaluate import five_spots, ten_crops
+from .crops import five_spots, ten_crops
 
 log = logging.getLogger("crelu_repro")
 

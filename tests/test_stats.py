@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from crelu_repro.evaluate import error_rate, t_quantile, vote, vote_error, welch_difference
+from crelu_repro.stats import error_rate, t_quantile, vote, vote_error, welch_difference
 
 
 def test_vote_is_the_plurality_of_top1():
@@ -48,4 +48,16 @@ def test_welch_interval():
     assert d.high - d.delta == pytest.approx(t_quantile(0.975, df) * np.sqrt(va + vb))
     overlap = welch_difference([1.0, 2.0, 3.0], [1.5, 2.5, 3.5])
     assert overlap.low < 0 < overlap.high and not overlap.significant
-    assert welch_difference([1.0], [1.0, 2.0]) is None
+    assert welch_difference([], [1.0, 2.0]) is None
+
+
+@pytest.mark.parametrize(
+    "a, b, why",
+    [([1.0], [1.0, 2.0], "fewer than 2"), ([10.2, 10.2], [10.0, 10.0], "zero spread")],
+)
+def test_no_interval_and_never_significant_without_spread_or_runs(a, b, why):
+    # Two identical QUICK errors per side used to give "+0.20 [+0.20, +0.20] *": certainty from nothing.
+    d = welch_difference(a, b)
+    assert d.delta == pytest.approx(np.mean(a) - np.mean(b))
+    assert d.low is None and d.high is None and d.interval is None and not d.significant
+    assert why in d.why_no_interval and (d.n_a, d.n_b) == (len(a), len(b))

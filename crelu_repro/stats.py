@@ -1,0 +1,118 @@
+"""The statistics behind the paper's protocols: error rates, Vote, and a Welch interval for a difference.
+
+Vote: each model votes for its top-1 class; the plurality wins; a tie is broken by the summed softmax
+scores of the models (restricted to the tied classes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def vote(scores: np.ndarray) -> np.ndarray:
+    """(models, N, classes) softmax scores -> (N,) labels: plurality of top-1 votes, ties by summed scores."""
+    scores = np.asarray(scores, dtype=np.float64)
+    models, n, classes = scores.shape
+    picks = scores.argmax(-1)  # (models, N)
+    counts = np.zeros((n, classes), dtype=np.int64)
+    np.add.at(counts, (np.broadcast_to(np.arange(n), picks.shape), picks), 1)  # (N, classes)
+    tied = counts == counts.max(-1, keepdims=True)  # (N, classes): the classes with the most votes
+    return np.where(tied, scores.sum(0), -np.inf).argmax(-1)
+
+
+def error_rate(labels_pred: np.ndarray, labels_true: np.ndarray) -> float:
+    """Top-1 error in percent."""
+    return float(100.0 * np.mean(np.asarray(labels_pred) != np.asarray(labels_true)))
+
+
+def vote_error(scores: np.ndarray, labels: np.ndarray) -> float:
+    return error_rate(vote(scores), labels)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """mean(a) - mean(b), with a 95% Welch interval when the data can support one.
+
+    `low`/`high` are None (and the difference is never significant) when a side has fewer than 2 values or
+    both sides have zero spread: an interval from such data would claim a certainty it does not have.
+    `why_no_interval` then says which.
+    """
+
+    delta: float
+    low: float | None
+    high: float | None
+    df: float | None
+    n_a: int
+    n_b: int
+    why_no_interval: str | None = None
+
+    @property
+    def significant(self) -> bool:
+        return self.low is not None and (self.low > 0 or self.high < 0)
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        return None if self.low is None else (self.low, self.high)
+
+
+def welch_difference(a: list[float], b: list[float], confidence: float = 0.95) -> Difference | None:
+    """mean(a) - mean(b) with Welch's t interval; None only when a side is empty."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(a) == 0 or len(b) == 0:
+        return None
+    delta = float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return Difference(delta, None, None, None, len(a), len(b), "fewer than 2 runs on a side")
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return Difference(delta, None, None, None, len(a), len(b), "zero spread on both sides")
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = t_quantile(0.5 + confidence / 2, df) * se
+    return Difference(delta, delta - half, delta + half, float(df), len(a), len(b))
+
+
+def _t_cdf(t: float, df: float) -> float:
+    """Student t CDF through the regularized incomplete beta function (continued fraction)."""
+    x = df / (df + t * t)
+    tail = 0.5 * _betainc(df / 2, 0.5, x)
+    return 1 - tail if t > 0 else tail
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """I_x(a, b) by Lentz's continued fraction (Numerical Recipes 6.4)."""
+    if x <= 0 or x >= 1:
+        return float(x >= 1)
+    front = math.exp(
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    if x > (a + 1) / (a + b + 2):  # the fraction converges fast only below this point: use symmetry
+        return 1 - _betainc(b, a, 1 - x)
+    tiny, c, d = 1e-300, 1.0, 1 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) > tiny else tiny)
+    f = d
+    for m in range(1, 300):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1 + numerator * d
+            d = 1 / (d if abs(d) > tiny else tiny)
+            c = 1 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            f *= c * d
+        if abs(c * d - 1) < 1e-12:
+            break
+    return front * f / a
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The p-quantile of Student's t with df degrees of freedom (bisection on the CDF; no SciPy needed)."""
+    low, high = -1e3, 1e3
+    for _ in range(200):
+        mid = (low + high) / 2
+        low, high = (mid, high) if _t_cdf(mid, df) < p else (low, mid)
+    return (low + high) / 2
