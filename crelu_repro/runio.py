@@ -21,7 +21,6 @@ from . import faults
 from .errors import ConfigError, StorageError
 
 CHECKPOINT = "checkpoint.pt"
-RESULT = "result.json"
 SCORES = "test_scores.npy"
 LABELS = "test_labels.npy"  # beside the scores, so Vote needs no access to the dataset
 
@@ -81,15 +80,11 @@ def load_checkpoint(run_dir: Path, map_location: torch.device | str = "cpu") -> 
 
 
 def read_json(path: Path) -> dict | None:
-    """A JSON file's contents, or None when absent or unreadable (an unreadable result = not complete)."""
+    """A JSON file's contents, or None when absent or unreadable."""
     try:
         return json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
-
-
-def read_result(run_dir: Path) -> dict | None:
-    return read_json(Path(run_dir) / RESULT)
 
 
 def config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:

@@ -19,6 +19,7 @@ import numpy as np
 from . import runio
 from .dashboard import write_sweep_layout
 from .paper import tables as paper_tables
+from .results import Result, ResultError, results_under
 from .stats import vote_error, welch_difference
 from .sweep import failed_runs
 
@@ -64,13 +65,15 @@ TABLES = {
 }  # fmt: skip
 
 
-def collect(sweep_dir: Path) -> dict[tuple[str, str], list[tuple[Path, dict]]]:
-    """(model, dataset) -> [(run dir, result)] for every complete run under `sweep_dir`."""
-    groups: dict[tuple[str, str], list[tuple[Path, dict]]] = defaultdict(list)
-    for path in sorted(Path(sweep_dir).rglob(runio.RESULT)):
-        result = runio.read_json(path)
-        if result is not None and "test_error" in result:
-            groups[(result["model"], result["dataset"])].append((path.parent, result))
+def collect(sweep_dir: Path) -> dict[tuple[str, str], list[tuple[Path, Result]]]:
+    """(model, dataset) -> [(run dir, result)] for every complete run under `sweep_dir` (a malformed
+    result.json is named in a warning and left out)."""
+    groups: dict[tuple[str, str], list[tuple[Path, Result]]] = defaultdict(list)
+    for run_dir, result in results_under(sweep_dir):
+        if isinstance(result, ResultError):
+            print(f"warning: {result}", file=sys.stderr)
+            continue
+        groups[(result.model, result.dataset)].append((run_dir, result))
     return groups
 
 
@@ -102,14 +105,14 @@ def _paper(spec: TableSpec, model: str, dataset: str, key: str) -> dict:
 def build_rows(spec: TableSpec, groups: dict, planned: int) -> list[dict]:
     rows = []
     for dataset in spec.datasets:
-        base = [r[spec.metrics[0][0]] for _, r in groups.get((spec.baseline, dataset), [])]
+        base = [getattr(r, spec.metrics[0][0]) for _, r in groups.get((spec.baseline, dataset), [])]
         for model in paper_tables()[spec.paper_key]:
             runs = groups.get((model, dataset), [])
             row = {"model": model, "dataset": dataset, "models": len(runs), "planned": planned,
-                   "params": runs[0][1]["params"] if runs else None,
+                   "params": runs[0][1].params if runs else None,
                    "paper_params": paper_tables()[spec.paper_key].get(model, {}).get("params")}  # fmt: skip
             for key, _ in spec.metrics:
-                values = [r[key] for _, r in runs if r.get(key) is not None]
+                values = [getattr(r, key) for _, r in runs if getattr(r, key) is not None]
                 paper = _paper(spec, model, dataset, key)
                 ours = float(np.mean(values)) if values else None
                 row[key] = {
@@ -166,15 +169,15 @@ def markdown(name: str, spec: TableSpec, rows: list[dict], sweep_dir: Path, grou
     lines = [f"# {spec.title}{' — QUICK (CPU smoke settings, not comparable)' if quick else ''}", "",
              f"Generated {date.today().isoformat()} from `{sweep_dir}` by `make table-{name}`."]  # fmt: skip
     if any_result:
-        c = any_result["config"]
-        versions = sorted({r["code_version"] for runs in groups.values() for _, r in runs})
+        c = any_result.config
+        versions = sorted({r.code_version for runs in groups.values() for _, r in runs})
         lines.append(
             f"Recipe: {c['trainer']['epochs']} epochs, batch {c['trainer']['batch_size']}, "
             f"{c['optim']['name']} lr {c['optim']['lr']}, {c['sched']['name']} schedule, "
             f"protocol {c['eval']['protocol']}, "
             f"crop padding {c['dataset']['crop_padding']}, flip {c['dataset']['flip']}; device "
-            f"{any_result['device']}; code {', '.join(versions)}; training images per run "
-            f"{any_result['num_train']}."
+            f"{any_result.device}; code {', '.join(versions)}; training images per run "
+            f"{any_result.num_train}."
         )
     lines += ["", "Ours − paper: positive means our error is higher. vs baseline: difference of the mean "
               f"error to `{spec.baseline}` with a 95% Welch interval (* = the interval excludes 0). "

@@ -8,6 +8,7 @@ so rerunning the same command in the same run directory resumes and ends with th
 
 from __future__ import annotations
 
+import datetime
 import logging
 import signal
 import sys
@@ -29,6 +30,7 @@ from .errors import ConfigError, Preempted, TrainingError
 from .evaluate import evaluate, evaluate_ten_patch
 from .models import build_model
 from .optim import make_optimizer, make_scheduler
+from .results import EpochRecord, Result, read_result, write_result
 from .runtime import (
     EpochSums,
     Runtime,
@@ -129,11 +131,11 @@ def _train(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -> dict
     start_wall = time.time()
     run_dir = Path(distributed.broadcast_object(str(Path(cfg.out_dir).resolve()), ctx))
     ident = identity(cfg)
-    done = runio.read_result(run_dir)
-    if done is not None and "test_error" in done:
-        runio.check_same_config(run_dir, done.get("identity", {}), ident, "finished result")
-        log.info("%s is already complete (test error %.2f%%); nothing to do", run_dir, done["test_error"])
-        return {**done, "skipped": True}
+    done = read_result(run_dir)
+    if done is not None:
+        runio.check_same_config(run_dir, done.identity, ident, "finished result")
+        log.info("%s is already complete (test error %.2f%%); nothing to do", run_dir, done.test_error)
+        return {**done.to_json(), "skipped": True}
     ckpt = runio.load_checkpoint(run_dir)
     if ckpt is not None:
         runio.check_same_config(run_dir, ckpt["identity"], ident, "checkpoint")
@@ -282,38 +284,41 @@ def _train(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -> dict
     test_error, val_error = history[-1]["test_error"], history[-1].get("val_error")
     train_error = evaluate(model, loaders.train_eval, cfg.trainer.eval_batch_size, rt)[0]  # a clean pass
     steady = history[1:] or history  # the first epoch pays for compilation and warm-up
-    result = {
-        "model": cfg.model.name,
-        "dataset": cfg.dataset.name,
-        "protocol": choice(cfg.eval.protocol),
-        "seed": cfg.seed,
-        "fold": cfg.eval.fold if choice(cfg.eval.protocol) == "kfold" else None,
-        "epochs": cfg.trainer.epochs,
-        "params": params,
-        "train_error": train_error,
-        "val_error": val_error,
-        "test_error": test_error,
-        **imagenet,
-        "unreadable_files": loaders.unreadable(),
-        "wall_s": wall_before + time.time() - start_wall,
-        "images_per_s": float(np.mean([h["images_per_s"] for h in steady])),
-        "num_train": len(train_data),
-        "num_val": len(val_data) if val_data else 0,
-        "num_test": len(test_data),
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "world_size": ctx.world,
-        "torch": torch.__version__,
-        "code_version": runio.code_version(),
-        "dataset_warnings": splits.warnings,
-        "history": history,
-        "identity": ident,
-        "config": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
-    }
+    result = Result(
+        **{
+            "model": cfg.model.name,
+            "dataset": cfg.dataset.name,
+            "protocol": choice(cfg.eval.protocol),
+            "seed": cfg.seed,
+            "fold": cfg.eval.fold if choice(cfg.eval.protocol) == "kfold" else None,
+            "epochs": cfg.trainer.epochs,
+            "params": params,
+            "train_error": train_error,
+            "val_error": val_error,
+            "test_error": test_error,
+            **imagenet,
+            "unreadable_files": loaders.unreadable(),
+            "wall_s": wall_before + time.time() - start_wall,
+            "images_per_s": float(np.mean([h["images_per_s"] for h in steady])),
+            "num_train": len(train_data),
+            "num_val": len(val_data) if val_data else 0,
+            "num_test": len(test_data),
+            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+            "world_size": ctx.world,
+            "torch": torch.__version__,
+            "code_version": runio.code_version(),
+            "dataset_warnings": splits.warnings,
+            "history": [EpochRecord(**h) for h in history],
+            "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+            "identity": ident,
+            "config": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
+        }
+    )
     if ctx.is_main:
         scores, labels = final_scores
         runio.write_npy(run_dir / runio.SCORES, scores.numpy().astype(np.float16))
         runio.write_npy(run_dir / runio.LABELS, labels.numpy().astype(np.int64))
-        runio.write_json(run_dir / runio.RESULT, result)  # last: its presence means "complete"
+        write_result(run_dir, result)  # last: its presence means "complete"
         board.hparams(
             {
                 "model": cfg.model.name,
@@ -328,4 +333,4 @@ def _train(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -> dict
         )
     board.close()
     log.info("done: test error %.2f%%, train error %.2f%% -> %s", test_error, train_error, run_dir)
-    return result
+    return result.to_json()

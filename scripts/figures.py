@@ -18,7 +18,7 @@ from pathlib import Path
 from crelu_repro.analysis.cli import FIGURES, add_options, draw
 from crelu_repro.analysis.runs import load_run
 from crelu_repro.errors import CreluError
-from crelu_repro.runio import read_result
+from crelu_repro.results import read_result
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -6,10 +6,11 @@ python scripts/summarize_runs.py outputs/gpu_check [--out results/gpu_check.md] 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import date
 from pathlib import Path
+
+from crelu_repro.results import ResultError, results_under
 
 COLUMNS = ("model", "dataset", "seed", "epochs", "test_error", "train_error", "images_per_s", "wall_s")
 
@@ -20,7 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the table to this markdown file")
     parser.add_argument("--title", default="Training runs")
     args = parser.parse_args(argv)
-    results = [json.loads(p.read_text()) for d in args.dirs for p in sorted(d.rglob("result.json"))]
+    found = [r for d in args.dirs for _, r in results_under(d)]
+    for bad in (r for r in found if isinstance(r, ResultError)):
+        print(f"warning: {bad}", file=sys.stderr)
+    results = [r for r in found if not isinstance(r, ResultError)]
     if not results:
         print(f"error: no result.json under {', '.join(map(str, args.dirs))}", file=sys.stderr)
         return 2
@@ -28,14 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"# {args.title}",
         "",
-        f"Device: {first['device']} x{first['world_size']}; torch {first['torch']}; "
-        f"code {first['code_version']}; {date.today().isoformat()}.",
+        f"Device: {first.device} x{first.world_size}; torch {first.torch}; "
+        f"code {first.code_version}; {date.today().isoformat()}.",
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),
     ]
     for r in results:
-        cells = [f"{r[c]:,.2f}" if isinstance(r[c], float) else str(r[c]) for c in COLUMNS]
+        cells = [f"{v:,.2f}" if isinstance(v, float) else str(v) for v in (getattr(r, c) for c in COLUMNS)]
         lines.append("| " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
     print(text)

@@ -9,14 +9,7 @@ import numpy as np
 import pytest
 from conftest import TINY, run_train, start_train, wait_for
 
-TIMING = ("wall_s", "images_per_s", "epoch_s", "code_version", "config")
-
-
-def deterministic_part(result: dict) -> dict:
-    """result.json without wall-clock fields (those differ between any two runs)."""
-    strip = {k: v for k, v in result.items() if k not in TIMING}
-    strip["history"] = [{k: v for k, v in h.items() if k not in TIMING} for h in result["history"]]
-    return strip
+from crelu_repro.results import deterministic_part
 
 
 def test_outputs_of_a_cifar10_run(finished_run):

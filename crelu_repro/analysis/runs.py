@@ -23,24 +23,25 @@ from torch import nn
 from .. import runio
 from ..errors import ConfigError
 from ..models import SpecNet, build_model
+from ..results import Result, read_result
 
 
 @dataclass
 class Run:
     run_dir: Path
     model: SpecNet  # eval mode, on CPU
-    result: dict  # result.json
+    result: Result  # result.json
 
     @property
     def config(self) -> dict:
-        return self.result["config"]
+        return self.result.config
 
     @property
     def label(self) -> str:
         """Legend text: the model (and the run directory's name where it differs), epochs, test error."""
-        model, err = self.result["model"], self.result.get("test_error")
+        model, err = self.result.model, self.result.test_error
         name = model if self.run_dir.name == model else f"{model} ({self.run_dir.name})"
-        return f"{name}, {self.result.get('epochs')} ep" + ("" if err is None else f", {err:.1f}% err")
+        return f"{name}, {self.result.epochs} ep, {err:.1f}% err"
 
     def summary(self) -> dict:
         """What a figure's JSON says about the run it came from: its outcome and provenance."""
@@ -55,21 +56,25 @@ class Run:
             "num_train",
             "code_version",
         )
-        return {"run_dir": str(self.run_dir), **{k: self.result.get(k) for k in keys}, "config": self.config}
+        return {
+            "run_dir": str(self.run_dir),
+            **{k: getattr(self.result, k) for k in keys},
+            "config": self.config,
+        }
 
 
 def load_run(run_dir: str | os.PathLike) -> Run:
     """Rebuild the finished run's network from its config and load its checkpoint's weights."""
     run_dir = Path(run_dir)
-    result = runio.read_result(run_dir)
-    if result is None or "config" not in result:
+    result = read_result(run_dir)
+    if result is None:
         raise ConfigError(
             f"{run_dir} is not a finished run: no readable result.json (train.py writes it last)"
         )
     ckpt = runio.load_checkpoint(run_dir)
     if ckpt is None:
         raise ConfigError(f"{run_dir} has result.json but no {runio.CHECKPOINT}")
-    mcfg, dcfg = result["config"]["model"], result["config"]["dataset"]
+    mcfg, dcfg = result.config["model"], result.config["dataset"]
     model = build_model(mcfg["name"], dcfg["num_classes"], mcfg["batchnorm"], mcfg["crelu_base"])
     model.load_state_dict(ckpt["model"])
     return Run(run_dir, frozen(model), result)
@@ -153,7 +158,7 @@ def publish(fig: Figure, numbers: dict, name: str, out_dir: Path, runs: list[Run
 
         for run in runs:
             with SummaryWriter(str(run.run_dir / "tb")) as writer:
-                step = int(run.result.get("epochs") or 0)
+                step = run.result.epochs
                 writer.add_figure(f"analysis/{name}", fig, global_step=step, close=False)
                 writer.add_text(f"analysis/{name}_json", f"```\n{_dumps(numbers)[:20000]}\n```", step)
     return png

@@ -3,23 +3,19 @@ result equals an uninterrupted run's. The checkpoint is never unreadable."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
 from conftest import TINY, run_train
 
+from crelu_repro.results import deterministic_part, read_result
+
 # 128 images / batch 32 = 4 steps per epoch, 3 epochs = 12 global steps.
 ARGS = [*TINY, "trainer.epochs=3", "trainer.deterministic=true"]
-TIMING = ("wall_s", "images_per_s", "epoch_s", "code_version", "config")
 
 
 def comparable(run_dir) -> dict:
-    result = json.loads((run_dir / "result.json").read_text())
-    out = {k: v for k, v in result.items() if k not in TIMING}
-    out["history"] = [{k: v for k, v in h.items() if k not in TIMING} for h in result["history"]]
-    return out
+    return deterministic_part(read_result(run_dir))
 
 
 @pytest.fixture(scope="module")
