@@ -13,7 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from crelu_repro.config import check_override_keys, register
+from crelu_repro.config import CONFIG_DIR, check_override_keys, register
 from crelu_repro.distributed import env_rank
 from crelu_repro.errors import CreluError
 from crelu_repro.sweep import SweepLog
@@ -22,7 +22,7 @@ register()
 SWEEP = SweepLog()
 
 
-@hydra.main(version_base="1.3", config_path="configs", config_name="train")
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def main(cfg: DictConfig) -> float | None:
     from crelu_repro.trainer import train  # after Hydra parsed the command line: `--help` stays fast
 
@@ -49,7 +49,7 @@ def _fail(err: CreluError) -> None:
 
 
 if __name__ == "__main__":
-    groups = {p.name for p in (Path(__file__).parent / "configs").iterdir() if p.is_dir()}
+    groups = {p.name for p in CONFIG_DIR.iterdir() if p.is_dir()}
     try:
         check_override_keys([a for a in sys.argv[1:] if not a.startswith("-")], groups)
     except CreluError as err:

@@ -1,7 +1,8 @@
-"""The typed schema behind configs/: every YAML file is validated against these dataclasses, so an unknown
-key, a wrong type or an unknown enum value fails at composition with a message naming the valid ones.
+"""The typed schema behind the Hydra configs (crelu_repro/configs/, also reachable as ./configs): every YAML
+file is validated against these dataclasses, so an unknown key, a wrong type or an unknown enum value fails at
+composition with a message naming the valid ones.
 
-Defaults and their provenance ("paper" or "ours: why") live in the YAML files under configs/.
+Defaults and their provenance ("paper" or "ours: why") live in the YAML files.
 """
 
 from __future__ import annotations
@@ -10,11 +11,16 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from .errors import ConfigError
+
+# The configs ship inside the package, so Hydra (train.py) and `build_model` find them in a checkout and in
+# an installed copy alike; ./configs in the repository is a link to this folder.
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 
 class Device(Enum):
@@ -37,9 +43,15 @@ class SchedName(Enum):
 
 @dataclass
 class ModelConfig:
-    name: str = MISSING
+    """A variant's description (configs/model/<name>.yaml; README "Models" lists the keys)."""
+
+    name: str = MISSING  # the file's name; a changed description gets a derived label (models.label)
+    family: str = MISSING  # convpool | vgg | allcnnb: the layer table (crelu_repro/models/<family>.py)
+    acts: dict[str, str] = field(default_factory=dict)  # layer selector -> activation; later keys win
+    widths: dict[str, float] = field(default_factory=dict)  # layer selector -> width factor
     batchnorm: bool = True
     crelu_base: str = "relu"
+    note: str = ""  # what the slides leave ambiguous and how this variant reads it
 
 
 @dataclass
@@ -121,19 +133,52 @@ class TrainConfig:
 
 
 def safe_path_component(value: object) -> str:
-    """'../../etc' -> 'etc': only letters, digits, '_', '-', '.', and no leading dot."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(value)).lstrip(".") or "_"
+    """One harmless path component: '../../etc' -> '_.._etc' (letters, digits and `_.-+@,` only, no
+    leading dot, so no '/', no '..' and no hidden name)."""
+    return re.sub(r"[^A-Za-z0-9_.+@,-]+", "_", str(value)).lstrip(".") or "_"
+
+
+def dataset_classes(name: str) -> int:
+    """A dataset's class count, from its config (configs/dataset/<name>.yaml is where that fact lives)."""
+    path = CONFIG_DIR / "dataset" / f"{name}.yaml"
+    if not path.is_file():
+        valid = ", ".join(sorted(p.stem for p in path.parent.glob("*.yaml")))
+        raise ConfigError(f"unknown dataset {name!r}; valid: {valid}")
+    return int(OmegaConf.load(path).num_classes)
+
+
+def open_tables(node: DictConfig) -> DictConfig:
+    """Let `model.acts` / `model.widths` take new layer keys from an override
+    (`'model.acts={conv1-4: crelu}'`), which Hydra's struct mode would refuse; `validate` checks the keys."""
+    model = node.model if "model" in node else node
+    OmegaConf.set_struct(model.acts, False)
+    OmegaConf.set_struct(model.widths, False)
+    return node
 
 
 def register() -> None:
     """Store the schema and the resolvers (idempotent; called on import of train.py and by tests)."""
-    ConfigStore.instance().store(name="train_schema", node=TrainConfig)
+    ConfigStore.instance().store(name="train_schema", node=open_tables(OmegaConf.structured(TrainConfig)))
     if not OmegaConf.has_resolver("safe"):
         # Config values that become path components (run and sweep directories) cannot climb out of them.
         OmegaConf.register_new_resolver("safe", safe_path_component)
     if not OmegaConf.has_resolver("uid"):
         # A short random id that makes run directories unique within one second. Cached: one per process.
         OmegaConf.register_new_resolver("uid", lambda: secrets.token_hex(3), use_cache=True)
+    if not OmegaConf.has_resolver("model_label"):
+        # What a run's model is, for its directory name: the variant's name or a derived label.
+        OmegaConf.register_new_resolver("model_label", model_label)
+
+
+def model_label(model: DictConfig) -> str:
+    """`models.label` of a composed `model` node; an invalid description falls back to its name (train()
+    then reports what is wrong: a directory name is no place for an error)."""
+    from .models import label, variant_of
+
+    try:
+        return label(variant_of(model))
+    except ConfigError:
+        return str(model.get("name", "model"))
 
 
 def choice(value: Enum | str) -> str:
@@ -167,15 +212,15 @@ def identity(cfg: DictConfig) -> dict:
 
 def validate(cfg: DictConfig, world_size: int = 1) -> None:
     """Value checks the type system cannot express. Raises ConfigError with what to change."""
-    from .activations import BASES
-    from .models import MODEL_NAMES
+    from .models import check_variant
 
+    check_variant(cfg.model, cfg.dataset.num_classes)  # layers, activations, widths: valid ones listed
     t, d, e = cfg.trainer, cfg.dataset, cfg.eval
+    name = str(cfg.model.name)
     checks = [
-        (cfg.model.name in MODEL_NAMES, f"model.name={cfg.model.name!r}; valid: {', '.join(MODEL_NAMES)}"),
         (
-            cfg.model.crelu_base in BASES,
-            f"model.crelu_base={cfg.model.crelu_base!r}; valid: {', '.join(BASES)}",
+            name == safe_path_component(name),
+            f"model.name={name!r}: a model's name becomes a directory name; use letters, digits and _.+@,-",
         ),
         (t.epochs >= 1, f"trainer.epochs={t.epochs} must be >= 1"),
         (t.batch_size >= 1, f"trainer.batch_size={t.batch_size} must be >= 1"),

@@ -14,10 +14,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .models import VARIANTS, build_model
-from .paper import DATASET_CLASSES, parse_count, reported_models
-
-BASELINES = {"convpool": "relu", "vgg": "vgg_relu", "allcnnb": "allcnnb_relu"}
+from .config import dataset_classes
+from .models import baseline, build_model, load_variant
+from .paper import parse_count, reported_models
 
 
 def count(model: nn.Module) -> tuple[int, int]:
@@ -29,7 +28,7 @@ def count(model: nn.Module) -> tuple[int, int]:
 
 def _count_model(name: str, dataset: str) -> tuple[int, int]:
     with torch.device("meta"):  # shapes only: no memory, no initialization cost
-        return count(build_model(name, DATASET_CLASSES[dataset]))
+        return count(build_model(name, dataset_classes(dataset)))
 
 
 def param_rows() -> list[dict]:
@@ -37,8 +36,8 @@ def param_rows() -> list[dict]:
     rows = []
     for model, dataset, printed in reported_models():
         params, weights = _count_model(model, dataset)
-        family = VARIANTS[model].family
-        baseline_weights = _count_model(BASELINES[family], dataset)[1]
+        variant = load_variant(model)
+        baseline_weights = _count_model(baseline(variant.family), dataset)[1]
         rows.append(
             {
                 "model": model,
@@ -48,7 +47,7 @@ def param_rows() -> list[dict]:
                 "conv_weights_m": round(weights / 1e6, 2),
                 "paper_params": parse_count(printed),
                 "ratio_to_baseline": round(weights / baseline_weights, 3),
-                "note": VARIANTS[model].note,
+                "note": " ".join(variant.note.split()),
             }
         )
     return rows

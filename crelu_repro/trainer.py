@@ -28,7 +28,7 @@ from .dashboard import Dashboard
 from .data import load_splits, make_loaders
 from .errors import ConfigError, Preempted, TrainingError
 from .evaluate import evaluate, evaluate_ten_patch
-from .models import build_model
+from .models import build_variant, label, variant_of
 from .optim import make_optimizer, make_scheduler
 from .results import EpochRecord, Result, read_result, write_result
 from .runtime import (
@@ -155,7 +155,7 @@ def _train(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -> dict
             f"trainer.batch_size={cfg.trainer.batch_size} exceeds the {len(train_data)} training images"
         )
 
-    raw = build_model(cfg.model.name, splits.num_classes, cfg.model.batchnorm, cfg.model.crelu_base)
+    raw = build_variant(cfg.model, splits.num_classes)
     if ctx.enabled and cfg.trainer.sync_bn:
         if device.type != "cuda":
             raise ConfigError("trainer.sync_bn=true needs CUDA (SyncBatchNorm has no CPU kernel)")
@@ -286,7 +286,7 @@ def _train(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -> dict
     steady = history[1:] or history  # the first epoch pays for compilation and warm-up
     result = Result(
         **{
-            "model": cfg.model.name,
+            "model": label(variant_of(cfg.model)),
             "dataset": cfg.dataset.name,
             "protocol": choice(cfg.eval.protocol),
             "seed": cfg.seed,
@@ -321,7 +321,7 @@ def _train(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -> dict
         write_result(run_dir, result)  # last: its presence means "complete"
         board.hparams(
             {
-                "model": cfg.model.name,
+                "model": label(variant_of(cfg.model)),
                 "dataset": cfg.dataset.name,
                 "seed": cfg.seed,
                 "lr": cfg.optim.lr,

@@ -22,7 +22,7 @@ from torch import nn
 
 from .. import runio
 from ..errors import ConfigError
-from ..models import SpecNet, build_model
+from ..models import SpecNet, build_variant
 from ..results import Result, read_result
 
 
@@ -74,8 +74,7 @@ def load_run(run_dir: str | os.PathLike) -> Run:
     ckpt = runio.load_checkpoint(run_dir)
     if ckpt is None:
         raise ConfigError(f"{run_dir} has result.json but no {runio.CHECKPOINT}")
-    mcfg, dcfg = result.config["model"], result.config["dataset"]
-    model = build_model(mcfg["name"], dcfg["num_classes"], mcfg["batchnorm"], mcfg["crelu_base"])
+    model = build_variant(result.config["model"], result.config["dataset"]["num_classes"])
     model.load_state_dict(ckpt["model"])
     return Run(run_dir, frozen(model), result)
 

@@ -1,29 +1,41 @@
-"""Every network of the paper's tables, by name: `build_model(name, num_classes)`."""
+"""Every network of the paper's tables, by name: `build_model(name, num_classes)`.
+
+The names and their descriptions are the files `configs/model/<name>.yaml` (see `variants.py`); the families'
+layer tables are Python (`convpool.py`, `vgg.py`, `allcnnb.py`); `builder.py` turns the two into modules.
+"""
 
 from __future__ import annotations
 
-from ..activations import BASES
-from ..errors import ConfigError
-from . import allcnnb, convpool, vgg
-from .builder import SpecNet, Variant, build
+from omegaconf import DictConfig
 
-FAMILIES = {
-    "convpool": convpool.CONVPOOL_CNN_C,
-    "vgg": vgg.VGG_13C_2FC,
-    "allcnnb": allcnnb.ALL_CNN_B,
-}
-VARIANTS: dict[str, Variant] = {**convpool.VARIANTS, **vgg.VARIANTS, **allcnnb.VARIANTS}
-MODEL_NAMES: tuple[str, ...] = tuple(VARIANTS)
+from .builder import SpecNet, Variant, build, resolve
+from .variants import FAMILIES, MODEL_NAMES, baseline, label, load_variant, variant_of
 
 
-def build_model(name: str, num_classes: int, batchnorm: bool = True, crelu_base: str = "relu") -> SpecNet:
-    """Build the paper model `name` for `num_classes` classes (BN after each conv unless disabled)."""
-    if name not in VARIANTS:
-        raise ConfigError(f"unknown model {name!r}; valid: {', '.join(MODEL_NAMES)}")
-    if crelu_base not in BASES:
-        raise ConfigError(f"unknown crelu_base {crelu_base!r}; valid: {', '.join(BASES)}")
-    variant = VARIANTS[name]
-    return build(name, FAMILIES[variant.family], variant, num_classes, batchnorm, crelu_base)
+def build_model(
+    name: str, num_classes: int, batchnorm: bool | None = None, crelu_base: str | None = None
+) -> SpecNet:
+    """Build the paper model `name` for `num_classes` classes; `batchnorm` / `crelu_base` override its
+    config."""
+    variant = load_variant(name)
+    changes = {k: v for k, v in (("batchnorm", batchnorm), ("crelu_base", crelu_base)) if v is not None}
+    return build_variant(Variant(**{**variant.__dict__, **changes}), num_classes)
 
 
-__all__ = ["MODEL_NAMES", "VARIANTS", "FAMILIES", "build_model", "SpecNet", "Variant"]
+def build_variant(variant: Variant | DictConfig, num_classes: int) -> SpecNet:
+    """Build any description: a Variant, or a composed `model` config node (`cfg.model`)."""
+    variant = variant if isinstance(variant, Variant) else variant_of(variant)
+    return build(FAMILIES[variant.family], variant, num_classes)
+
+
+def check_variant(variant: Variant | DictConfig, num_classes: int) -> Variant:
+    """Raise ConfigError (valid choices listed) unless the description builds for `num_classes` classes."""
+    variant = variant if isinstance(variant, Variant) else variant_of(variant)
+    resolve(FAMILIES[variant.family], variant, num_classes)
+    return variant
+
+
+__all__ = [
+    "FAMILIES", "MODEL_NAMES", "SpecNet", "Variant", "baseline", "build_model", "build_variant",
+    "check_variant", "label", "load_variant", "variant_of",
+]  # fmt: skip

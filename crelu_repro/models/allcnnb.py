@@ -7,7 +7,7 @@ that a 224x224 crop (our crop size) reaches the 6x6 map of the global 6x6 averag
 conv1's padding 2 is torchvision AlexNet's choice for 224 (AlexNet used 227 with none).
 """
 
-from .builder import CLASSES, Conv, Pool, Variant
+from .builder import CLASSES, Conv, Pool
 
 ALL_CNN_B = (
     Conv(96, 11, 4, 2),  # conv1: 224 -> 55
@@ -24,21 +24,3 @@ ALL_CNN_B = (
     Conv(CLASSES, 1, 1, 0, act="linear"),  # conv12: "Linear" in the slides
     Pool("global_avg"),  # the 6x6 average pool
 )
-
-VARIANTS = {
-    "allcnnb_relu": Variant("allcnnb"),
-    "allcnnb_avr_conv1_4": Variant("allcnnb", acts={"conv1-4": "avr"}),
-    "allcnnb_avr_conv1_7": Variant("allcnnb", acts={"conv1-7": "avr"}),
-    # "all" includes conv12: 500 filters -> 1000 maps; only then do the paper's 4.68M come out.
-    "allcnnb_crelu_all_half": Variant("allcnnb", acts={"conv1-12": "crelu"}, widths={"conv1-12": 0.5}),
-    "allcnnb_crelu_conv1_4": Variant("allcnnb", acts={"conv1-4": "crelu"}),
-    "allcnnb_crelu_conv1_7": Variant(
-        "allcnnb",
-        acts={"conv1-7": "crelu"},
-        note="11.76M from the slides' own layer table (conv8 input 768); the printed 11.62M cannot be "
-        "reproduced from it",
-    ),
-    "allcnnb_crelu_conv1_4_7_half": Variant(
-        "allcnnb", acts={"conv1,4,7": "crelu"}, widths={"conv1,4,7": 0.5}
-    ),
-}

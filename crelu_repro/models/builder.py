@@ -1,9 +1,10 @@
 """One builder for every network: (layer spec table, per-layer activation, per-layer width) -> nn.Module.
 
 A family is a tuple of `Conv` / `Pool` / `Dropout` / `Linear` rows transcribed from the paper's layer
-tables, with the baseline activation of each layer. A `Variant` names the layers whose activation or
-width differs from the baseline ("conv1-7": "crelu"). Layer numbers count convolutions (and fully
-connected layers) from 1, as the slides do. Nothing here knows about a particular paper row.
+tables, with the baseline activation of each layer. A `Variant` (read from configs/model/<name>.yaml) names
+the layers whose activation or width differs from the baseline ("conv1-7": "crelu"). Layers are numbered
+from 1 over convolutions and fully connected layers together, as the slides do: conv1 ... conv13, fc14.
+Nothing here knows about a particular paper row.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..activations import get_activation, make_activation
+from ..activations import BASES, get_activation, make_activation
 from ..errors import ConfigError
 
 CLASSES = -1  # placeholder for "num_classes" in a spec's filter count
@@ -55,32 +56,92 @@ Row = Conv | Linear | Pool | Dropout
 
 @dataclass(frozen=True)
 class Variant:
-    """A paper row: a family plus the layers whose activation / width factor differs from baseline."""
+    """A model's description, as its Hydra config gives it (configs/model/<name>.yaml): a family's layer
+    table plus the layers whose activation or width factor differs from the table's baseline."""
 
-    family: str
-    acts: dict[str, str] = field(default_factory=dict)  # "conv1-7" -> "crelu"
+    family: str  # convpool | vgg | allcnnb
+    acts: dict[str, str] = field(default_factory=dict)  # "conv1-7" -> "crelu"; later keys win
     widths: dict[str, float] = field(default_factory=dict)  # "conv1-7" -> 0.5; later keys win
-    note: str = ""
+    batchnorm: bool = True
+    crelu_base: str = "relu"  # the element-wise function inside CReLU
+    name: str = ""  # the config's name (a label is derived when the description is not a named one)
+    note: str = ""  # what the slides leave ambiguous and how we read it
 
 
-def _layers(spec: str) -> range | list[int]:
-    """'conv1-7' -> 1..7, 'conv3' -> [3], 'layer1,4,7' -> [1, 4, 7]."""
-    m = re.fullmatch(r"[a-z]+(\d+)(?:-(\d+))?", spec)
-    if m:
-        first = int(m.group(1))
-        return range(first, int(m.group(2) or first) + 1)
-    m = re.fullmatch(r"[a-z]+([\d,]+)", spec)
-    if not m:
-        raise ValueError(f"bad layer selector {spec!r}")
-    return [int(i) for i in m.group(1).split(",")]
+@dataclass(frozen=True)
+class Layer:
+    """One weighted layer of a built network, as the variant resolves it."""
+
+    name: str  # conv1, ..., fc15: the slides' numbering (weighted layers counted from 1)
+    act: str
+    width: float
+    filters: int  # after the width factor (before CReLU doubles the maps)
 
 
-def _per_layer(table: dict, index: int, default):
-    value = default
-    for spec, v in table.items():
-        if index in _layers(spec):
-            value = v
-    return value
+def layer_names(rows: tuple[Row, ...]) -> list[str]:
+    """conv1, conv2, ..., fc14, fc15: weighted layers numbered from 1, by kind."""
+    weighted = [r for r in rows if isinstance(r, Conv | Linear)]
+    return [f"{'conv' if isinstance(r, Conv) else 'fc'}{i}" for i, r in enumerate(weighted, start=1)]
+
+
+def select(selector: str, names: list[str]) -> list[str]:
+    """'conv1-7' / 'conv3' / 'conv1,4,7' -> the layer names it covers; an unknown layer raises ConfigError
+    listing the layers there are."""
+    m = re.fullmatch(r"(conv|fc)(\d+)(?:-(\d+))?|(conv|fc)(\d+(?:,\d+)+)", selector)
+    if m and m.group(1):
+        kind, first, last = m.group(1), int(m.group(2)), int(m.group(3) or m.group(2))
+        wanted = [f"{kind}{i}" for i in range(first, last + 1)] if first <= last else []
+    elif m:
+        wanted = [f"{m.group(4)}{i}" for i in m.group(5).split(",")]
+    else:
+        wanted = []
+    missing = [w for w in wanted if w not in names]
+    if not wanted or missing:
+        why = f" ({missing[0]} does not exist)" if missing else ""
+        raise ConfigError(
+            f"unknown layer {selector!r}{why}; this family has {_ranges(names)}. Write a layer (conv3), a "
+            "range (conv1-7) or, in YAML, a quoted list ('conv1,4,7')"
+        )
+    return wanted
+
+
+def _ranges(names: list[str]) -> str:
+    kinds = dict.fromkeys(re.match(r"[a-z]+", n).group() for n in names)
+    parts = []
+    for kind in kinds:
+        numbers = [int(n[len(kind) :]) for n in names if n.startswith(kind) and n[len(kind) :].isdigit()]
+        parts.append(f"{kind}{numbers[0]}" + (f"-{kind}{numbers[-1]}" if len(numbers) > 1 else ""))
+    return " and ".join(parts)
+
+
+def assignments(rows: tuple[Row, ...], variant: Variant) -> list[tuple[str, str, float]]:
+    """(layer name, activation, width factor) of each weighted layer: the table's baseline activation and
+    width 1, then the variant's entries in order (later keys win). Raises ConfigError for an unknown layer,
+    activation or CReLU base, naming the valid ones."""
+    if variant.crelu_base not in BASES:
+        raise ConfigError(f"unknown model.crelu_base {variant.crelu_base!r}; valid: {', '.join(BASES)}")
+    weighted = [r for r in rows if isinstance(r, Conv | Linear)]
+    names = layer_names(rows)
+    acts = {n: r.act for n, r in zip(names, weighted, strict=True)}
+    widths = dict.fromkeys(names, 1.0)
+    for table, target in ((variant.acts, acts), (variant.widths, widths)):
+        for selector, value in table.items():
+            for n in select(str(selector), names):
+                target[n] = value
+    for act in acts.values():
+        get_activation(act)  # an unknown name raises, listing the registry
+    return [(n, acts[n], float(widths[n])) for n in names]
+
+
+def resolve(rows: tuple[Row, ...], variant: Variant, num_classes: int) -> list[Layer]:
+    """Each weighted layer's activation, width factor and filter count (ConfigError when not whole)."""
+    weighted = [r for r in rows if isinstance(r, Conv | Linear)]
+    layers = []
+    for (name, act, width), row in zip(assignments(rows, variant), weighted, strict=True):
+        base = row.filters if isinstance(row, Conv) else row.features
+        base = num_classes if base == CLASSES else base
+        layers.append(Layer(name, act, width, _scaled(base, width, variant.name, name)))
+    return layers
 
 
 class ConvBlock(nn.Sequential):
@@ -129,42 +190,32 @@ class SpecNet(nn.Module):
         return out
 
 
-def build(
-    name: str,
-    rows: tuple[Row, ...],
-    variant: Variant,
-    num_classes: int,
-    batchnorm: bool = True,
-    crelu_base: str = "relu",
-) -> SpecNet:
+def build(rows: tuple[Row, ...], variant: Variant, num_classes: int) -> SpecNet:
     """Turn a spec table into modules, tracking input channels through each activation's multiplier."""
-    layers: OrderedDict[str, nn.Module] = OrderedDict()
-    channels, index, n_pool, n_drop, flat = 3, 0, 0, 0, False
-    weighted = [r for r in rows if isinstance(r, Conv | Linear)]
+    modules: OrderedDict[str, nn.Module] = OrderedDict()
+    plan = iter(resolve(rows, variant, num_classes))
+    channels, n_pool, n_drop, flat = 3, 0, 0, False
+    last = [r for r in rows if isinstance(r, Conv | Linear)][-1]
+    bn, base = variant.batchnorm, variant.crelu_base
     for row in rows:
         if isinstance(row, Pool):
             n_pool += 1
-            layers[f"pool{n_pool}"] = _pool(row)
-            continue
-        if isinstance(row, Dropout):
+            modules[f"pool{n_pool}"] = _pool(row)
+        elif isinstance(row, Dropout):
             n_drop += 1
-            layers[f"drop{n_drop}"] = nn.Dropout(row.p)
-            continue
-        index += 1
-        act = _per_layer(variant.acts, index, row.act)
-        width = _per_layer(variant.widths, index, 1.0)
-        base = row.filters if isinstance(row, Conv) else row.features
-        cout = _scaled(num_classes if base == CLASSES else base, width, name, index)
-        if isinstance(row, Conv):
-            layers[f"conv{index}"] = ConvBlock(channels, cout, row, act, batchnorm, crelu_base)
+            modules[f"drop{n_drop}"] = nn.Dropout(row.p)
+        elif isinstance(row, Conv):
+            layer = next(plan)
+            modules[layer.name] = ConvBlock(channels, layer.filters, row, layer.act, bn, base)
+            channels = layer.filters * get_activation(layer.act).multiplier
         else:
+            layer = next(plan)
             if not flat:  # (N, C, 1, 1) -> (N, C) before the first fully connected layer
-                layers["flatten"], flat = nn.Flatten(1), True
-            last = row is weighted[-1]
-            layers[f"fc{index}"] = FCBlock(channels, cout, act, batchnorm, crelu_base, last)
-        channels = cout * get_activation(act).multiplier
-    model = SpecNet(layers, name)
-    if not batchnorm:
+                modules["flatten"], flat = nn.Flatten(1), True
+            modules[layer.name] = FCBlock(channels, layer.filters, layer.act, bn, base, row is last)
+            channels = layer.filters * get_activation(layer.act).multiplier
+    model = SpecNet(modules, variant.name)
+    if not bn:
         _he_init(model)
     return model
 
@@ -182,10 +233,13 @@ def _he_init(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def _scaled(filters: int, width: float, name: str, index: int) -> int:
-    scaled = filters * width
-    if abs(scaled - round(scaled)) > 1e-9:
-        raise ConfigError(f"model {name!r}: width {width} of layer {index} gives {scaled} filters, not whole")
+def _scaled(filters: int, width: float, model: str, layer: str) -> int:
+    scaled = filters * float(width)
+    if not scaled > 0 or abs(scaled - round(scaled)) > 1e-9:
+        raise ConfigError(
+            f"model {model!r}: width {width} at {layer} gives {scaled:g} filters; a width factor must be > 0 "
+            f"and give a whole number of filters ({layer} has {filters}: e.g. 0.25, 0.5, 2 where whole)"
+        )
     return int(round(scaled))
 
 

@@ -7,7 +7,7 @@ The slides give no layer table; this is the CIFAR VGG-16 layout the paper's desc
 overfit CIFAR without it. CReLU layers keep their filter counts (tables.yaml): their maps double.
 """
 
-from .builder import CLASSES, Conv, Dropout, Linear, Pool, Variant
+from .builder import CLASSES, Conv, Dropout, Linear, Pool
 
 
 def _stage(filters: int, convs: int) -> tuple:
@@ -25,10 +25,3 @@ VGG_13C_2FC = (
     Dropout(0.5),
     Linear(CLASSES),  # fc15: the classifier
 )
-
-VARIANTS = {
-    "vgg_relu": Variant("vgg"),
-    "vgg_crelu_conv1": Variant("vgg", acts={"conv1": "crelu"}),
-    "vgg_crelu_conv1_3": Variant("vgg", acts={"conv1,3": "crelu"}),
-    "vgg_crelu_conv1_3_5": Variant("vgg", acts={"conv1,3,5": "crelu"}),
-}

@@ -8,7 +8,6 @@ from pathlib import Path
 import yaml
 
 TABLES_YAML = Path(__file__).with_name("tables.yaml")
-DATASET_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet": 1000}
 
 
 @functools.cache
