@@ -1,17 +1,15 @@
 """CIFAR-10 / CIFAR-100 loader for the canonical "python version" files, without torchvision.
 
-The files are Python-2 pickles, so they are read with a restricted unpickler that can only rebuild
-numpy arrays: a tampered file cannot run code. Differences from the official release (sizes, md5)
-are warned about, not refused, so subsets such as the shared 12,500-image one load.
+The files are Python-2 pickles, read with cifar_pickle's restricted unpickler (it can only rebuild numpy
+arrays: a tampered file cannot run code). Differences from the official release (sizes, md5) are warned
+about, not refused, so subsets such as the shared 12,500-image one load.
 """
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import http.client
 import os
-import pickle
 import shutil
 import tarfile
 import urllib.request
@@ -23,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from crelu_repro.errors import DatasetError
+
+from .cifar_pickle import RestrictedUnpickler
 
 CIFAR_NAMES = ("cifar10", "cifar100")
 
@@ -105,49 +105,10 @@ _OFFICIAL_COUNTS = (50_000, 10_000)
 _DOWNLOAD_TIMEOUT_S = 60
 
 
-def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
-    # Python 3 protocol-2 pickles store bytes as _codecs.encode(text, "latin1"); allow only that codec.
-    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
-        raise pickle.UnpicklingError(f"_codecs.encode with encoding {encoding!r} is not allowed")
-    return codecs.encode(text, "latin1")
-
-
-def _allowed_globals() -> dict[tuple[str, str], Any]:
-    # Only what array reconstruction needs, under numpy 1.x and 2.x module names; the objects are
-    # resolved here, so find_class never imports a module named by the file.
-    try:  # numpy >= 2 (importing numpy.core there warns)
-        from numpy._core import multiarray, numeric
-    except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core import multiarray, numeric  # type: ignore[no-redef]
-    allowed: dict[tuple[str, str], Any] = {("_codecs", "encode"): _latin1_encode}
-    for core in ("numpy.core", "numpy._core"):
-        allowed[(f"{core}.multiarray", "_reconstruct")] = multiarray._reconstruct
-        allowed[(f"{core}.numeric", "_frombuffer")] = numeric._frombuffer  # protocol-5 pickles
-    allowed[("numpy", "ndarray")] = np.ndarray
-    allowed[("numpy", "dtype")] = np.dtype
-    return allowed
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, file: Any, path: Path) -> None:
-        super().__init__(file, encoding="bytes")  # the CIFAR site's recipe; str keys also handled
-        self._path = path
-        self._allowed = _allowed_globals()
-
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return self._allowed[(module, name)]
-        except KeyError:
-            raise DatasetError(
-                f"{self._path} refers to {module}.{name}, which a CIFAR file never contains; it was not "
-                f"loaded. Delete {self._path.parent} and download the official files again."
-            ) from None
-
-
 def _unpickle(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
-            obj = _RestrictedUnpickler(f, path).load()
+            obj = RestrictedUnpickler(f, path).load()
     except DatasetError:
         raise
     except Exception as exc:  # EOFError, UnpicklingError, ValueError ... from a damaged file

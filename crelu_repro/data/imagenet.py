@@ -1,4 +1,4 @@
-"""ImageNet (ILSVRC-2012) from JPEG folders: scanning, a loader with DeviceLoader's interface, 10-patch test.
+"""ImageNet (ILSVRC-2012) from JPEG folders: a loader with DeviceLoader's interface, 10-patch test.
 
 Augmentation (AlexNet-style, ours: the paper is silent): shorter side -> 256, random 224 crop, random flip.
 Evaluation: shorter side -> 256, center 224 crop; 10-patch: corners + center and mirrors, as TenCrop.
@@ -10,147 +10,43 @@ Unreadable files are skipped, logged and listed in `loader.unreadable`. In train
 of the next readable image of the rank's batch (crop, flip and label): static shapes, aligned labels. In
 evaluation the batch shrinks (a duplicate would bias the error). More than 0.1% unreadable among the files
 seen -> DatasetError; one bad file alone never stops a run (a small sample says nothing about the rate).
+Scanning the folders lives in imagenet_scan.py, reading and decoding one file in jpeg.py.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader, Dataset
-from torchvision.io import ImageReadMode, decode_jpeg
 from torchvision.transforms.v2.functional import resize as tv_resize
 
 from ..errors import DatasetError
 from .crops import five_spots, ten_crops
+from .imagenet_scan import JPEG_SUFFIXES, LAYOUT, FileSplit, ImageNetFiles, scan_imagenet
+from .jpeg import decode_batch, decode_cpu, read_bytes
+
+__all__ = [  # the scanning names stay importable from here
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "JPEG_SUFFIXES",
+    "LAYOUT",
+    "MAX_UNREADABLE",
+    "FileSplit",
+    "ImageNetFiles",
+    "ImageNetLoader",
+    "scan_imagenet",
+]
 
 log = logging.getLogger("crelu_repro")
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)  # torchvision's (0.485, 0.456, 0.406) x 255: RGB, pixel units
 IMAGENET_STD = (58.395, 57.12, 57.375)  # (0.229, 0.224, 0.225) x 255
-JPEG_SUFFIXES = (".jpeg", ".jpg")  # compared lower-case: .JPEG, .jpg, .Jpeg ...
 MAX_UNREADABLE = 0.001
-LAYOUT = "root/train/<wnid>/*.JPEG and root/val/<wnid>/*.JPEG (the ImageFolder layout)"
-
-
-@dataclass
-class FileSplit:
-    paths: list[str]  # absolute, in ImageFolder order: class by class, file names sorted
-    labels: np.ndarray  # (N,) int64 indices into ImageNetFiles.classes
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def take(self, idx: Sequence[int] | np.ndarray) -> FileSplit:
-        """A subset (e.g. a k-fold split from `kfold_indices(split.labels, ...)`)."""
-        idx = np.asarray(idx, dtype=np.int64)
-        return FileSplit([self.paths[i] for i in idx], self.labels[idx])
-
-
-@dataclass
-class ImageNetFiles:
-    classes: list[str]  # sorted wnids of train/; a label is an index into this list
-    train: FileSplit
-    val: FileSplit
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-
-def _scan_split(root: Path, split: str) -> dict[str, list[str]]:
-    """{wnid: sorted JPEG file names} for root/<split>/."""
-    top = root / split
-    if not top.is_dir():
-        raise DatasetError(f"ImageNet: no {split}/ folder under {root}; expected {LAYOUT}")
-    dirs, loose = {}, 0
-    with os.scandir(top) as entries:
-        for e in entries:
-            if e.is_dir():
-                with os.scandir(e.path) as files:
-                    dirs[e.name] = sorted(f.name for f in files if f.name.lower().endswith(JPEG_SUFFIXES))
-            else:
-                loose += e.name.lower().endswith(JPEG_SUFFIXES)
-    if loose and not any(dirs.values()):
-        raise DatasetError(
-            f"ImageNet: {top} holds {loose} images directly, not in <wnid>/ class folders. Sort them into "
-            f"{split}/<wnid>/ by their labels (e.g. with the widely used valprep.sh); expected {LAYOUT}"
-        )
-    return dict(sorted(dirs.items()))
-
-
-def _limited(files: dict[str, list[str]], top: Path, index: dict[str, int], limit: int) -> FileSplit:
-    labels = np.concatenate([np.full(len(v), index[k], np.int64) for k, v in files.items()])
-    paths = [str(top / k / name) for k, v in files.items() for name in v]
-    if limit and limit < len(paths):
-        # Round-robin over classes (1st image of every class, then the 2nd...), so a small limit still
-        # covers the classes; the subset keeps ImageFolder order.
-        within = np.concatenate([np.arange(len(v)) for v in files.values()])
-        keep = np.sort(np.lexsort((labels, within))[:limit])
-        return FileSplit([paths[i] for i in keep], labels[keep])
-    return FileSplit(paths, labels)
-
-
-def scan_imagenet(root: str | Path, limit_train: int = 0, limit_test: int = 0) -> ImageNetFiles:
-    """Validate the layout and list the files; limit N keeps the first N of a class round-robin (0 = all)."""
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise DatasetError(
-            f"ImageNet not found at {root}. It is never downloaded: place ILSVRC-2012 there as {LAYOUT}, "
-            "or point dataset.root= (or the CRELU_DATA variable) at the folder holding train/ and val/."
-        )
-    train, val = _scan_split(root, "train"), _scan_split(root, "val")
-    for split, files in (("train", train), ("val", val)):
-        if not any(files.values()):
-            raise DatasetError(f"ImageNet: no JPEG images under {root / split}; expected {LAYOUT}")
-        empty = [k for k, v in files.items() if not v]
-        if empty:
-            raise DatasetError(
-                f"ImageNet: empty class folder(s) {', '.join(str(root / split / k) for k in empty[:5])}: "
-                "put the class's JPEGs there or remove the folder"
-            )
-    extra = sorted(set(val) - set(train))
-    if extra:
-        raise DatasetError(
-            f"ImageNet: val/ has {len(extra)} class(es) that train/ lacks ({', '.join(extra[:5])}); "
-            "val class folders must be a subset of train's"
-        )
-    index = {wnid: i for i, wnid in enumerate(train)}
-    return ImageNetFiles(
-        list(train),
-        _limited(train, root / "train", index, limit_train),
-        _limited(val, root / "val", index, limit_test),
-    )
-
-
-def _read(path: str) -> np.ndarray | None:
-    try:
-        return np.fromfile(path, dtype=np.uint8)  # (bytes,): writable, so torch.from_numpy is safe
-    except OSError:
-        return None
-
-
-def _decode_cpu(data: torch.Tensor | np.ndarray | None) -> torch.Tensor | None:
-    """File bytes -> (3, H, W) uint8 RGB (grayscale and CMYK converted), or None when unreadable."""
-    if data is None:
-        return None
-    data = torch.as_tensor(data)
-    try:
-        return decode_jpeg(data, mode=ImageReadMode.RGB)
-    except RuntimeError:
-        pass
-    try:  # libjpeg refuses a few files that PIL reads (e.g. ILSVRC's PNG named .JPEG): take PIL's word
-        with Image.open(io.BytesIO(data.numpy().tobytes())) as im:
-            return torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1).contiguous()
-    except Exception:  # PIL raises many types (OSError, SyntaxError, DecompressionBombError...)
-        return None
 
 
 @dataclass
@@ -208,13 +104,13 @@ class _Batches(Dataset):
         return len(self.jobs)
 
     def __getitem__(self, k: int):
-        data = [_read(os.fsdecode(self.paths[i])) for i in self.jobs[k].idx]
+        data = [read_bytes(os.fsdecode(self.paths[i])) for i in self.jobs[k].idx]
         if not self.decode_here:
             sizes = np.array([-1 if d is None else d.size for d in data])
             return torch.from_numpy(
                 np.concatenate([d for d in data if d is not None] + [np.empty(0, np.uint8)])
             ), sizes
-        images = [_decode_cpu(d) for d in data]
+        images = [decode_cpu(d) for d in data]
         x, rows = _assemble(images, self.jobs[k], self.resize, self.crop, self.train)
         return x, rows, [i for i, im in enumerate(images) if im is None]
 
@@ -315,7 +211,7 @@ class ImageNetLoader:
                 x, rows, bad = item
                 x = x.to(self.device, non_blocking=True)
             else:
-                images = self._decode_on_device(*item)
+                images = decode_batch(*item, self.device)
                 x, rows = _assemble(images, job, self.resize, self.crop, train)
                 bad = [i for i, im in enumerate(images) if im is None]
             self._count(job.idx, bad)
@@ -327,23 +223,6 @@ class ImageNetLoader:
                 continue
             y = torch.from_numpy(self.labels[job.idx[rows]]).to(self.device, non_blocking=True)
             yield self._normalize(x), y
-
-    def _decode_on_device(self, flat: torch.Tensor, sizes: np.ndarray) -> list[torch.Tensor | None]:
-        """Flat file bytes + (b,) sizes (-1 = unreadable) -> b decoded (3, H, W) uint8 images or None."""
-        ok = np.flatnonzero(sizes >= 0)
-        data = dict(zip(ok, flat.split(sizes[ok].tolist()), strict=True))  # contiguous 1-D views
-        images: list[torch.Tensor | None] = [None] * len(sizes)
-        try:  # one call for the batch: nvJPEG's batched decode on CUDA
-            decoded = (
-                decode_jpeg(list(data.values()), mode=ImageReadMode.RGB, device=self.device) if data else []
-            )
-            for i, im in zip(ok, decoded, strict=True):
-                images[i] = im
-        except RuntimeError:  # one bad (or CMYK, or non-JPEG) file fails the whole call
-            for i in ok:  # find it image by image on the CPU
-                im = _decode_cpu(data[i])
-                images[i] = None if im is None else im.to(self.device)
-        return images
 
     def _count(self, idx: np.ndarray, bad: list[int]) -> None:
         """Record the files seen and the unreadable ones; warn about new ones; raise above the budget."""
