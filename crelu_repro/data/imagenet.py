@@ -6,10 +6,12 @@ As in DeviceLoader, an epoch's order and augmentation are drawn from (seed, epoc
 and each rank takes its slice; crop positions are fractions of the free range (sizes are unknown until
 decoded). decode="device" (CUDA default): workers read bytes, whole batches are decoded (nvJPEG), resized
 and cropped on the device. decode="workers": workers decode, resize and crop; uint8 crops come back pinned.
-Unreadable files are skipped, logged and listed in `loader.unreadable`. In training the slot takes a copy
-of the next readable image of the rank's batch (crop, flip and label): static shapes, aligned labels. In
-evaluation the batch shrinks (a duplicate would bias the error). More than 0.1% unreadable among the files
-seen -> DatasetError; one bad file alone never stops a run (a small sample says nothing about the rate).
+Unreadable files (and images whose header claims more than max_pixels pixels: never decoded) are
+skipped, logged and listed in `loader.unreadable`, each one's reason in `loader.unreadable_reasons`. In
+training the slot takes a copy of the next readable image of the rank's batch (crop, flip and label):
+static shapes, aligned labels. In evaluation the batch shrinks (a duplicate would bias the error). More
+than 0.1% unreadable among the files seen -> DatasetError; one bad file alone never stops a run (a small
+sample says nothing about the rate).
 Scanning the folders lives in imagenet_scan.py, reading and decoding one file in jpeg.py.
 """
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,10 +27,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2.functional import resize as tv_resize
 
-from ..errors import DatasetError
+from ..errors import ConfigError, DatasetError
+from . import os_errors
 from .crops import five_spots, ten_crops
 from .imagenet_scan import JPEG_SUFFIXES, LAYOUT, FileSplit, ImageNetFiles, scan_imagenet
-from .jpeg import decode_batch, decode_cpu, read_bytes
+from .jpeg import MAX_PIXELS, decode_batch, decode_cpu, read_checked
 
 __all__ = [  # the scanning names stay importable from here
     "IMAGENET_MEAN",
@@ -90,29 +93,58 @@ def _assemble(
 
 
 class _Batches(Dataset):
-    """Item k = job k. decode="device": (all its files' bytes in one flat uint8 tensor, (b,) sizes, -1 =
-    unreadable): one shared-memory handle per batch, not one per file (those run out of descriptors).
-    decode="workers": (uint8 crops, rows, bad positions) from `_assemble`."""
+    """Item k = job k, with {position: reason} for its unusable files (unreadable, or a header above
+    max_pixels: refused before any decode). decode="device": (all its files' bytes in one flat uint8
+    tensor, (b,) sizes, -1 = refused, reasons): one shared-memory handle per batch, not one per file (those
+    run out of descriptors). decode="workers": (uint8 crops, rows, reasons), crops from `_assemble`."""
 
     def __init__(
-        self, paths: np.ndarray, jobs: list[_Job], decode_here: bool, resize: int, crop: int, train: bool
+        self,
+        paths: np.ndarray,  # (N,) fsencoded bytes
+        jobs: list[_Job],
+        decode_here: bool,
+        resize: int,
+        crop: int,
+        train: bool,
+        max_pixels: int,
     ):
-        self.paths, self.jobs, self.decode_here = paths, jobs, decode_here  # paths: (N,) fsencoded bytes
-        self.resize, self.crop, self.train = resize, crop, train
+        self.paths, self.jobs, self.decode_here = paths, jobs, decode_here
+        self.resize, self.crop, self.train, self.max_pixels = resize, crop, train, max_pixels
 
     def __len__(self) -> int:
         return len(self.jobs)
 
     def __getitem__(self, k: int):
-        data = [read_bytes(os.fsdecode(self.paths[i])) for i in self.jobs[k].idx]
+        read = [read_checked(os.fsdecode(self.paths[i]), self.max_pixels) for i in self.jobs[k].idx]
+        data = [d for d, _ in read]
+        reasons = {i: why for i, (_, why) in enumerate(read) if why}
         if not self.decode_here:
             sizes = np.array([-1 if d is None else d.size for d in data])
-            return torch.from_numpy(
-                np.concatenate([d for d in data if d is not None] + [np.empty(0, np.uint8)])
-            ), sizes
-        images = [decode_cpu(d) for d in data]
+            flat = np.concatenate([d for d in data if d is not None] + [np.empty(0, np.uint8)])
+            return torch.from_numpy(flat), sizes, reasons
+        images = []
+        for i, d in enumerate(data):
+            im, why = decode_cpu(d, self.max_pixels) if d is not None else (None, None)
+            images.append(im)
+            if why:
+                reasons[i] = why
         x, rows = _assemble(images, self.jobs[k], self.resize, self.crop, self.train)
-        return x, rows, [i for i, im in enumerate(images) if im is None]
+        return x, rows, reasons
+
+
+def _listing(reasons: dict[str, str]) -> str:
+    return "; ".join(f"{path} ({why})" for path, why in reasons.items())
+
+
+def _advice(reasons: Iterable[str]) -> str:
+    """What to do about unreadable files: a permission problem is fixed by permissions, not deletion."""
+    denied = [why.startswith(os_errors.DENIED) for why in reasons]
+    if all(denied):
+        return "Make those files readable by the user running this (fix their permissions), then rerun."
+    return (
+        "The copy looks damaged: re-extract or re-copy those folders (check free disk space), or delete the "
+        "damaged files" + ("; make the permission-denied ones readable." if any(denied) else ".")
+    )
 
 
 def _identity(batch):  # module level: picklable for worker processes
@@ -137,15 +169,19 @@ class ImageNetLoader:
         num_workers: int | None = None,  # None: min(8, CPU count)
         flip: bool = True,  # training only
         decode: str | None = None,  # "device" | "workers"; None: "device" on CUDA, else "workers"
+        max_pixels: int = MAX_PIXELS,  # a file whose header claims more pixels counts as unreadable
     ) -> None:
         if len(files) != len(labels):
             raise DatasetError(f"ImageNetLoader: {len(files)} files but {len(labels)} labels")
+        if max_pixels < 1:
+            raise ConfigError(f"dataset.max_pixels={max_pixels} must be >= 1")
         self.paths, self.labels = list(files), np.asarray(labels, dtype=np.int64)
         # One bytes buffer for the workers: indexing a list of 1.28M str objects in forked workers touches
         # their refcounts and slowly copies the whole list into every worker (pytorch issue 13246).
         self._encoded = np.array([os.fsencode(p) for p in self.paths])
         self.device, self.dtype, self.channels_last = device, dtype, channels_last
         self.train, self.flip, self.crop, self.resize = train, flip, crop, resize
+        self.max_pixels = max_pixels
         self.mean = torch.tensor(mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
         self.num_workers = min(8, os.cpu_count() or 1) if num_workers is None else num_workers
@@ -153,6 +189,7 @@ class ImageNetLoader:
         if self.decode not in ("device", "workers"):
             raise ValueError(f"decode must be 'device' or 'workers', not {self.decode!r}")
         self.unreadable: list[str] = []  # paths of the unreadable files seen so far
+        self.unreadable_reasons: dict[str, str] = {}  # path -> why ("permission denied ...", "N x M ...")
         self._seen, self._bad = np.zeros(len(self), bool), np.zeros(len(self), bool)
         self._num_seen = 0
 
@@ -199,22 +236,23 @@ class ImageNetLoader:
 
     def _batches(self, jobs: list[_Job], train: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         here = self.decode == "workers"
+        cuda = self.device.type == "cuda"
         reader = DataLoader(
-            _Batches(self._encoded, jobs, here, self.resize, self.crop, train),
+            _Batches(self._encoded, jobs, here, self.resize, self.crop, train, self.max_pixels),
             batch_size=None,  # items are whole batches already
             num_workers=self.num_workers,
             collate_fn=_identity,
-            pin_memory=here and self.device.type == "cuda",
+            pin_memory=here and cuda,
         )
         for job, item in zip(jobs, reader, strict=True):
             if here:
-                x, rows, bad = item
+                x, rows, reasons = item
                 x = x.to(self.device, non_blocking=True)
             else:
-                images = decode_batch(*item, self.device)
+                flat, sizes, reasons = item
+                images = decode_batch(flat, sizes, self.device, reasons, self.max_pixels)
                 x, rows = _assemble(images, job, self.resize, self.crop, train)
-                bad = [i for i, im in enumerate(images) if im is None]
-            self._count(job.idx, bad)
+            self._count(job.idx, reasons)
             if not len(rows):
                 if train:
                     raise DatasetError(
@@ -224,23 +262,24 @@ class ImageNetLoader:
             y = torch.from_numpy(self.labels[job.idx[rows]]).to(self.device, non_blocking=True)
             yield self._normalize(x), y
 
-    def _count(self, idx: np.ndarray, bad: list[int]) -> None:
-        """Record the files seen and the unreadable ones; warn about new ones; raise above the budget."""
+    def _count(self, idx: np.ndarray, reasons: dict[int, str]) -> None:
+        """Record the files seen and the unreadable ones (positions in `idx` -> reason); warn about new
+        ones; raise above the budget."""
         self._num_seen += int((~self._seen[idx]).sum())
         self._seen[idx] = True
-        new = [i for i in idx[bad] if not self._bad[i]]
+        new = {int(idx[k]): why for k, why in reasons.items() if not self._bad[idx[k]]}
         if not new:
             return
-        self._bad[new] = True
-        self.unreadable += [self.paths[i] for i in new]
-        log.warning(
-            "ImageNet: skipped %d unreadable image file(s): %s", len(new), [self.paths[i] for i in new]
-        )
+        self._bad[list(new)] = True
+        listed = {self.paths[i]: why for i, why in new.items()}
+        self.unreadable += list(listed)
+        self.unreadable_reasons.update(listed)
+        log.warning("ImageNet: skipped %d unreadable image file(s): %s", len(new), _listing(listed))
         if len(self.unreadable) > max(1.0, MAX_UNREADABLE * self._num_seen):
+            first = {p: self.unreadable_reasons[p] for p in self.unreadable[:10]}
             raise DatasetError(
                 f"ImageNet: {len(self.unreadable)} of the {self._num_seen} files read so far are unreadable "
-                f"(more than {MAX_UNREADABLE:.1%}): {self.unreadable[:10]}. The copy looks damaged: "
-                "re-extract or re-copy those folders (check free disk space), or delete the bad files."
+                f"(more than {MAX_UNREADABLE:.1%}): {_listing(first)}. {_advice(first.values())}"
             )
 
     def _normalize(self, x: torch.Tensor) -> torch.Tensor:
