@@ -85,10 +85,11 @@ def _assemble(
             y, x = five_spots(h, w, crop)[4]  # the center crop
         else:  # float64 fractions in [0, 1): the offset stays inside the free range
             y, x = int(job.uy[r] * (h - crop + 1)), int(job.ux[r] * (w - crop + 1))
-        crops[r] = ten_crops(im[None], crop) if job.ten else im[None, :, y : y + crop, x : x + crop]
+        c = ten_crops(im[None], crop) if job.ten else im[None, :, y : y + crop, x : x + crop]
+        # The flip of position r goes with its crop: decided here, on the host, so no flag tensor has to
+        # be copied to the device (that blocking copy would stall every batch behind the GPU step).
+        crops[r] = c.flip(-1) if job.flip is not None and job.flip[r] else c
     x = torch.cat([crops[r] for r in rows])  # (b', 3, c, c) or (b' * 10, 3, c, c) uint8
-    if job.flip is not None:
-        x = torch.where(torch.from_numpy(job.flip[rows]).to(x.device).view(-1, 1, 1, 1), x.flip(-1), x)
     return x, rows
 
 
@@ -259,7 +260,9 @@ class ImageNetLoader:
                         f"ImageNet: every image of a training batch is unreadable: {self.unreadable}"
                     )
                 continue
-            y = torch.from_numpy(self.labels[job.idx[rows]]).to(self.device, non_blocking=True)
+            y = torch.from_numpy(self.labels[job.idx[rows]])  # (b',) int64
+            # Pinned on CUDA: the copy is asynchronous, so the host never waits for the GPU step here.
+            y = y.pin_memory().to(self.device, non_blocking=True) if cuda else y.to(self.device)
             yield self._normalize(x), y
 
     def _count(self, idx: np.ndarray, reasons: dict[int, str]) -> None:
