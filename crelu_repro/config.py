@@ -67,6 +67,7 @@ class DatasetConfig:
     image_size: int = 32
     resize: int = 256  # ImageNet: the shorter side before cropping
     num_workers: int = 8  # ImageNet decoding processes per training process
+    max_pixels: int = 89_478_485  # ImageNet: larger images (by their header) count as unreadable
 
 
 @dataclass

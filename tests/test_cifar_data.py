@@ -5,6 +5,7 @@ import hashlib
 import io
 import os
 import pickle
+import shutil
 import tarfile
 import urllib.error
 import urllib.request
@@ -236,6 +237,26 @@ def test_md5_checked_when_sizes_look_official(tmp_path, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert load_cifar("cifar10", tmp_path).warnings == []
+
+
+@pytest.mark.parametrize("name", CIFAR_NAMES)
+def test_fingerprint_follows_the_bytes_not_the_folder(tmp_path, name):
+    folder = write_cifar(tmp_path / "a", name)
+    shutil.copytree(folder, tmp_path / "b" / folder.name)  # the same files elsewhere
+    a, b = _load(name, tmp_path / "a").fingerprint, _load(name, tmp_path / "b").fingerprint
+    assert a == b and a["kind"] == name
+    files = sorted(f.name for f in folder.iterdir())
+    assert sorted(a["files"]) == files  # every file read: batches and the meta file
+    for f in files:  # md5 and size of the whole file, taken while it was unpickled
+        raw = (folder / f).read_bytes()
+        assert a["files"][f] == {"bytes": len(raw), "md5": hashlib.md5(raw).hexdigest()}
+    victim = files[-1] if name == "cifar10" else "train"  # test_batch / train: a data file
+    path = tmp_path / "b" / folder.name / victim
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0x01  # one pixel's lowest bit: the file still loads
+    path.write_bytes(bytes(raw))
+    changed = _load(name, tmp_path / "b").fingerprint
+    assert changed != a and [f for f in files if changed["files"][f] != a["files"][f]] == [victim]
 
 
 def test_unknown_name_is_a_dataset_error(tmp_path):

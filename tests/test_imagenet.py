@@ -74,6 +74,24 @@ def test_limits_take_classes_round_robin(tree):
     assert len(scan_imagenet(tree, limit_train=1000).train) == 18  # a limit above N keeps everything
 
 
+def test_fingerprint_describes_the_files_not_their_folder_or_the_limits(tree, tmp_path):
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(tree, moved)
+    base = scan_imagenet(tree).fingerprint
+    assert base["kind"] == "imagenet" and (base["train"]["files"], base["val"]["files"]) == (18, 6)
+    assert scan_imagenet(moved).fingerprint == base
+    assert scan_imagenet(moved, limit_train=4, limit_test=2).fingerprint == base  # limits are config
+
+    first = moved / "train" / WNIDS[0] / f"{WNIDS[0]}_0.JPEG"
+    first.rename(first.with_name("renamed.JPEG"))
+    renamed = scan_imagenet(moved).fingerprint
+    assert renamed["train"]["sha256"] != base["train"]["sha256"] and renamed["val"] == base["val"]
+    assert renamed["train"]["files"] == 18
+    shutil.copy(first.with_name("renamed.JPEG"), moved / "val" / WNIDS[1] / "extra.JPEG")
+    added = scan_imagenet(moved).fingerprint
+    assert added["val"]["files"] == 7 and added["val"]["sha256"] != base["val"]["sha256"]
+
+
 def test_extensions_case_insensitive(tmp_path):
     root = write_imagenet(tmp_path, per_class=1, val_per_class=1)
     src = root / "train" / WNIDS[0] / f"{WNIDS[0]}_0.JPEG"

@@ -26,6 +26,7 @@ class Splits:
     test: Split | FileSplit
     num_classes: int
     warnings: list[str] = field(default_factory=list)
+    fingerprint: dict = field(default_factory=dict)  # what the data files were (CifarData/ImageNetFiles')
 
 
 def kfold_indices(labels: np.ndarray, folds: int, fold: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -55,11 +56,13 @@ def load_splits(dataset: DictConfig, eval_cfg: DictConfig) -> Splits:
     if dataset.name == "imagenet":
         files = scan_imagenet(dataset.root, dataset.limit_train, dataset.limit_test)
         train, test, classes, warnings_ = files.train, files.val, files.num_classes, []
+        fingerprint = files.fingerprint
     elif dataset.name in CIFAR_NAMES:
         with warnings.catch_warnings():  # the differences come back in `warnings`; the trainer logs them
             warnings.simplefilter("ignore", UserWarning)
             data = load_cifar(dataset.name, dataset.root, download=dataset.download)
         train, test, classes, warnings_ = data.train, data.test, data.num_classes, list(data.warnings)
+        fingerprint = data.fingerprint
         if dataset.limit_train:
             train = _take(train, np.arange(min(dataset.limit_train, len(train.labels))))
         if dataset.limit_test:
@@ -75,7 +78,7 @@ def load_splits(dataset: DictConfig, eval_cfg: DictConfig) -> Splits:
     if choice(eval_cfg.protocol) == "kfold":
         train_idx, val_idx = kfold_indices(train.labels, eval_cfg.folds, eval_cfg.fold, eval_cfg.split_seed)
         train, val = _take(train, train_idx), _take(train, val_idx)
-    return Splits(train, val, test, classes, warnings_)
+    return Splits(train, val, test, classes, warnings_, fingerprint)
 
 
 @dataclass
@@ -116,6 +119,7 @@ def make_loaders(
                 resize=dataset.resize,
                 flip=dataset.flip,
                 num_workers=dataset.num_workers,
+                max_pixels=dataset.max_pixels,
             )
     else:
         mean, std = channel_stats(splits.train.images)

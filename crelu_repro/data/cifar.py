@@ -1,18 +1,18 @@
 """CIFAR-10 / CIFAR-100 loader for the canonical "python version" files, without torchvision.
 
-The files are Python-2 pickles, so they are read with a restricted unpickler that can only rebuild
-numpy arrays: a tampered file cannot run code. Differences from the official release (sizes, md5)
-are warned about, not refused, so subsets such as the shared 12,500-image one load.
+The files are Python-2 pickles, read with cifar_pickle's restricted unpickler (it can only rebuild numpy
+arrays: a tampered file cannot run code), which also fingerprints each file as it reads it. Differences
+from the official release (sizes, md5) are warned about, not refused, so subsets such as the shared
+12,500-image one load.
 """
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import http.client
 import os
-import pickle
 import shutil
+import stat
 import tarfile
 import urllib.request
 import warnings
@@ -23,6 +23,9 @@ from typing import Any
 import numpy as np
 
 from crelu_repro.errors import DatasetError
+
+from . import os_errors
+from .cifar_pickle import HashingReader, RestrictedUnpickler
 
 CIFAR_NAMES = ("cifar10", "cifar100")
 
@@ -40,6 +43,8 @@ class CifarData:
     test: Split
     classes: list[str]
     warnings: list[str]  # the differences-from-official messages that were warned about
+    # What was read, not where: {"kind": name, "files": {file: {"bytes": n, "md5": hex}}} (resume checks)
+    fingerprint: dict
 
     @property
     def num_classes(self) -> int:
@@ -105,51 +110,17 @@ _OFFICIAL_COUNTS = (50_000, 10_000)
 _DOWNLOAD_TIMEOUT_S = 60
 
 
-def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
-    # Python 3 protocol-2 pickles store bytes as _codecs.encode(text, "latin1"); allow only that codec.
-    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
-        raise pickle.UnpicklingError(f"_codecs.encode with encoding {encoding!r} is not allowed")
-    return codecs.encode(text, "latin1")
-
-
-def _allowed_globals() -> dict[tuple[str, str], Any]:
-    # Only what array reconstruction needs, under numpy 1.x and 2.x module names; the objects are
-    # resolved here, so find_class never imports a module named by the file.
-    try:  # numpy >= 2 (importing numpy.core there warns)
-        from numpy._core import multiarray, numeric
-    except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core import multiarray, numeric  # type: ignore[no-redef]
-    allowed: dict[tuple[str, str], Any] = {("_codecs", "encode"): _latin1_encode}
-    for core in ("numpy.core", "numpy._core"):
-        allowed[(f"{core}.multiarray", "_reconstruct")] = multiarray._reconstruct
-        allowed[(f"{core}.numeric", "_frombuffer")] = numeric._frombuffer  # protocol-5 pickles
-    allowed[("numpy", "ndarray")] = np.ndarray
-    allowed[("numpy", "dtype")] = np.dtype
-    return allowed
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, file: Any, path: Path) -> None:
-        super().__init__(file, encoding="bytes")  # the CIFAR site's recipe; str keys also handled
-        self._path = path
-        self._allowed = _allowed_globals()
-
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return self._allowed[(module, name)]
-        except KeyError:
-            raise DatasetError(
-                f"{self._path} refers to {module}.{name}, which a CIFAR file never contains; it was not "
-                f"loaded. Delete {self._path.parent} and download the official files again."
-            ) from None
-
-
-def _unpickle(path: Path) -> dict[str, Any]:
+def _unpickle(path: Path, digests: dict[str, dict]) -> dict[str, Any]:
+    """The file's dict; records its {"bytes", "md5"} in digests[file name]."""
     try:
         with open(path, "rb") as f:
-            obj = _RestrictedUnpickler(f, path).load()
+            reader = HashingReader(f)
+            obj = RestrictedUnpickler(reader, path).load()
+            digests[path.name] = reader.digest()
     except DatasetError:
         raise
+    except OSError as exc:  # e.g. no read permission: the file is not damaged, so no "delete it"
+        raise os_errors.read_error(exc, path, "CIFAR") from exc
     except Exception as exc:  # EOFError, UnpicklingError, ValueError ... from a damaged file
         raise DatasetError(
             f"file {path} is truncated or corrupt ({type(exc).__name__}: {exc}). Delete {path.parent} and "
@@ -176,8 +147,8 @@ def _require_keys(path: Path, d: dict[str, Any], keys: tuple[str, ...]) -> None:
         )
 
 
-def _read_batch(path: Path, spec: _Spec) -> Split:
-    d = _unpickle(path)
+def _read_batch(path: Path, spec: _Spec, digests: dict[str, dict]) -> Split:
+    d = _unpickle(path, digests)
     _require_keys(path, d, ("data", spec.labels_key))
     data, raw_labels = d["data"], d[spec.labels_key]
     if not (
@@ -185,8 +156,11 @@ def _read_batch(path: Path, spec: _Spec) -> Split:
     ):
         desc = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise _malformed(path, f"has 'data' of {desc}, expected uint8 of shape (N, 3072)")
-    labels = np.asarray(raw_labels)
-    if labels.ndim != 1 or (labels.size and labels.dtype.kind not in "iu"):
+    try:
+        labels = np.asarray(raw_labels)
+    except (ValueError, TypeError, OverflowError):  # ragged lists, or nested past numpy's dimension limit
+        labels = None
+    if labels is None or labels.ndim != 1 or (labels.size and labels.dtype.kind not in "iu"):
         raise _malformed(path, f"has '{spec.labels_key}' that is not a list of integers")
     if len(labels) != len(data):
         raise _malformed(path, f"has {len(labels)} labels for {len(data)} images")
@@ -198,8 +172,8 @@ def _read_batch(path: Path, spec: _Spec) -> Split:
     return Split(data.reshape(-1, 3, 32, 32), labels.astype(np.int64))
 
 
-def _read_classes(path: Path, spec: _Spec) -> list[str]:
-    d = _unpickle(path)
+def _read_classes(path: Path, spec: _Spec, digests: dict[str, dict]) -> list[str]:
+    d = _unpickle(path, digests)
     _require_keys(path, d, (spec.names_key,))
     names = d[spec.names_key]
     if not isinstance(names, list) or len(names) != spec.num_classes:
@@ -214,6 +188,16 @@ def _md5(path: Path) -> str:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _is_file(path: Path) -> bool:
+    """Whether `path` is a file; a folder we may not search is an error, not a missing file."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:  # EACCES: pathlib would raise it raw (3.11-3.13) or call the file missing (3.14)
+        raise os_errors.read_error(exc, path, "CIFAR") from exc
 
 
 def _download(spec: _Spec, root: Path) -> None:
@@ -258,10 +242,10 @@ def load_cifar(name: str, root: str | os.PathLike, download: bool = False) -> Ci
     root = Path(os.path.expanduser(os.fspath(root)))
     folder = root / spec.folder
     files = (*spec.train_files, spec.test_file, spec.meta_file)
-    missing = [f for f in files if not (folder / f).is_file()]
+    missing = [f for f in files if not _is_file(folder / f)]
     if missing and download:
         _download(spec, root)
-        missing = [f for f in files if not (folder / f).is_file()]
+        missing = [f for f in files if not _is_file(folder / f)]
         if missing:
             raise DatasetError(f"the {spec.title} archive lacks {missing}; delete {folder} and rerun.")
     elif missing:
@@ -271,10 +255,11 @@ def load_cifar(name: str, root: str | os.PathLike, download: bool = False) -> Ci
             "dataset.download=true to download it."
         )
 
-    classes = _read_classes(folder / spec.meta_file, spec)
-    batches = [_read_batch(folder / f, spec) for f in spec.train_files]
+    digests: dict[str, dict] = {}  # file name -> {"bytes", "md5"}, filled as each file is read
+    classes = _read_classes(folder / spec.meta_file, spec, digests)
+    batches = [_read_batch(folder / f, spec, digests) for f in spec.train_files]
     train = Split(np.concatenate([b.images for b in batches]), np.concatenate([b.labels for b in batches]))
-    test = _read_batch(folder / spec.test_file, spec)
+    test = _read_batch(folder / spec.test_file, spec, digests)
     test = Split(np.array(test.images, order="C"), test.labels)  # own, writable copy
     for split_name, split in (("training", train), ("test", test)):
         if len(split.labels) == 0:
@@ -287,10 +272,11 @@ def load_cifar(name: str, root: str | os.PathLike, download: bool = False) -> Ci
             f"{spec.title} at {folder} has {counts[0]:,} train / {counts[1]:,} test images, not the "
             f"official {_OFFICIAL_COUNTS[0]:,} / {_OFFICIAL_COUNTS[1]:,}"
         )
-    else:  # hashing ~170 MB costs ~0.3 s; only worth it when the sizes look official
-        differ = [f for f in files if _md5(folder / f) != spec.md5[f]]
+    else:  # the md5s were taken while reading: comparing them costs nothing
+        differ = [f for f in files if digests[f]["md5"] != spec.md5[f]]
         if differ:
             notes.append(f"{spec.title} at {folder}: md5 of {', '.join(differ)} is not the official one")
     if notes:
         warnings.warn("; ".join(notes) + " (results are not comparable to the paper's)", stacklevel=2)
-    return CifarData(name, train, test, classes, notes)
+    fingerprint = {"kind": name, "files": {f: digests[f] for f in files}}
+    return CifarData(name, train, test, classes, notes, fingerprint)

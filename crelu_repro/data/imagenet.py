@@ -1,4 +1,4 @@
-"""ImageNet (ILSVRC-2012) from JPEG folders: scanning, a loader with DeviceLoader's interface, 10-patch test.
+"""ImageNet (ILSVRC-2012) from JPEG folders: a loader with DeviceLoader's interface, 10-patch test.
 
 Augmentation (AlexNet-style, ours: the paper is silent): shorter side -> 256, random 224 crop, random flip.
 Evaluation: shorter side -> 256, center 224 crop; 10-patch: corners + center and mirrors, as TenCrop.
@@ -6,151 +6,50 @@ As in DeviceLoader, an epoch's order and augmentation are drawn from (seed, epoc
 and each rank takes its slice; crop positions are fractions of the free range (sizes are unknown until
 decoded). decode="device" (CUDA default): workers read bytes, whole batches are decoded (nvJPEG), resized
 and cropped on the device. decode="workers": workers decode, resize and crop; uint8 crops come back pinned.
-Unreadable files are skipped, logged and listed in `loader.unreadable`. In training the slot takes a copy
-of the next readable image of the rank's batch (crop, flip and label): static shapes, aligned labels. In
-evaluation the batch shrinks (a duplicate would bias the error). More than 0.1% unreadable among the files
-seen -> DatasetError; one bad file alone never stops a run (a small sample says nothing about the rate).
+Unreadable files (and images whose header claims more than max_pixels pixels: never decoded) are
+skipped, logged and listed in `loader.unreadable`, each one's reason in `loader.unreadable_reasons`. In
+training the slot takes a copy of the next readable image of the rank's batch (crop, flip and label):
+static shapes, aligned labels. In evaluation the batch shrinks (a duplicate would bias the error). More
+than 0.1% unreadable among the files seen -> DatasetError; one bad file alone never stops a run (a small
+sample says nothing about the rate).
+Scanning the folders lives in imagenet_scan.py, reading and decoding one file in jpeg.py.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader, Dataset
-from torchvision.io import ImageReadMode, decode_jpeg
 from torchvision.transforms.v2.functional import resize as tv_resize
 
-from ..errors import DatasetError
+from ..errors import ConfigError, DatasetError
+from . import os_errors
 from .crops import five_spots, ten_crops
+from .imagenet_scan import JPEG_SUFFIXES, LAYOUT, FileSplit, ImageNetFiles, scan_imagenet
+from .jpeg import MAX_PIXELS, decode_batch, decode_cpu, read_checked
+
+__all__ = [  # the scanning names stay importable from here
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "JPEG_SUFFIXES",
+    "LAYOUT",
+    "MAX_UNREADABLE",
+    "FileSplit",
+    "ImageNetFiles",
+    "ImageNetLoader",
+    "scan_imagenet",
+]
 
 log = logging.getLogger("crelu_repro")
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)  # torchvision's (0.485, 0.456, 0.406) x 255: RGB, pixel units
 IMAGENET_STD = (58.395, 57.12, 57.375)  # (0.229, 0.224, 0.225) x 255
-JPEG_SUFFIXES = (".jpeg", ".jpg")  # compared lower-case: .JPEG, .jpg, .Jpeg ...
 MAX_UNREADABLE = 0.001
-LAYOUT = "root/train/<wnid>/*.JPEG and root/val/<wnid>/*.JPEG (the ImageFolder layout)"
-
-
-@dataclass
-class FileSplit:
-    paths: list[str]  # absolute, in ImageFolder order: class by class, file names sorted
-    labels: np.ndarray  # (N,) int64 indices into ImageNetFiles.classes
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def take(self, idx: Sequence[int] | np.ndarray) -> FileSplit:
-        """A subset (e.g. a k-fold split from `kfold_indices(split.labels, ...)`)."""
-        idx = np.asarray(idx, dtype=np.int64)
-        return FileSplit([self.paths[i] for i in idx], self.labels[idx])
-
-
-@dataclass
-class ImageNetFiles:
-    classes: list[str]  # sorted wnids of train/; a label is an index into this list
-    train: FileSplit
-    val: FileSplit
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-
-def _scan_split(root: Path, split: str) -> dict[str, list[str]]:
-    """{wnid: sorted JPEG file names} for root/<split>/."""
-    top = root / split
-    if not top.is_dir():
-        raise DatasetError(f"ImageNet: no {split}/ folder under {root}; expected {LAYOUT}")
-    dirs, loose = {}, 0
-    with os.scandir(top) as entries:
-        for e in entries:
-            if e.is_dir():
-                with os.scandir(e.path) as files:
-                    dirs[e.name] = sorted(f.name for f in files if f.name.lower().endswith(JPEG_SUFFIXES))
-            else:
-                loose += e.name.lower().endswith(JPEG_SUFFIXES)
-    if loose and not any(dirs.values()):
-        raise DatasetError(
-            f"ImageNet: {top} holds {loose} images directly, not in <wnid>/ class folders. Sort them into "
-            f"{split}/<wnid>/ by their labels (e.g. with the widely used valprep.sh); expected {LAYOUT}"
-        )
-    return dict(sorted(dirs.items()))
-
-
-def _limited(files: dict[str, list[str]], top: Path, index: dict[str, int], limit: int) -> FileSplit:
-    labels = np.concatenate([np.full(len(v), index[k], np.int64) for k, v in files.items()])
-    paths = [str(top / k / name) for k, v in files.items() for name in v]
-    if limit and limit < len(paths):
-        # Round-robin over classes (1st image of every class, then the 2nd...), so a small limit still
-        # covers the classes; the subset keeps ImageFolder order.
-        within = np.concatenate([np.arange(len(v)) for v in files.values()])
-        keep = np.sort(np.lexsort((labels, within))[:limit])
-        return FileSplit([paths[i] for i in keep], labels[keep])
-    return FileSplit(paths, labels)
-
-
-def scan_imagenet(root: str | Path, limit_train: int = 0, limit_test: int = 0) -> ImageNetFiles:
-    """Validate the layout and list the files; limit N keeps the first N of a class round-robin (0 = all)."""
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise DatasetError(
-            f"ImageNet not found at {root}. It is never downloaded: place ILSVRC-2012 there as {LAYOUT}, "
-            "or point dataset.root= (or the CRELU_DATA variable) at the folder holding train/ and val/."
-        )
-    train, val = _scan_split(root, "train"), _scan_split(root, "val")
-    for split, files in (("train", train), ("val", val)):
-        if not any(files.values()):
-            raise DatasetError(f"ImageNet: no JPEG images under {root / split}; expected {LAYOUT}")
-        empty = [k for k, v in files.items() if not v]
-        if empty:
-            raise DatasetError(
-                f"ImageNet: empty class folder(s) {', '.join(str(root / split / k) for k in empty[:5])}: "
-                "put the class's JPEGs there or remove the folder"
-            )
-    extra = sorted(set(val) - set(train))
-    if extra:
-        raise DatasetError(
-            f"ImageNet: val/ has {len(extra)} class(es) that train/ lacks ({', '.join(extra[:5])}); "
-            "val class folders must be a subset of train's"
-        )
-    index = {wnid: i for i, wnid in enumerate(train)}
-    return ImageNetFiles(
-        list(train),
-        _limited(train, root / "train", index, limit_train),
-        _limited(val, root / "val", index, limit_test),
-    )
-
-
-def _read(path: str) -> np.ndarray | None:
-    try:
-        return np.fromfile(path, dtype=np.uint8)  # (bytes,): writable, so torch.from_numpy is safe
-    except OSError:
-        return None
-
-
-def _decode_cpu(data: torch.Tensor | np.ndarray | None) -> torch.Tensor | None:
-    """File bytes -> (3, H, W) uint8 RGB (grayscale and CMYK converted), or None when unreadable."""
-    if data is None:
-        return None
-    data = torch.as_tensor(data)
-    try:
-        return decode_jpeg(data, mode=ImageReadMode.RGB)
-    except RuntimeError:
-        pass
-    try:  # libjpeg refuses a few files that PIL reads (e.g. ILSVRC's PNG named .JPEG): take PIL's word
-        with Image.open(io.BytesIO(data.numpy().tobytes())) as im:
-            return torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1).contiguous()
-    except Exception:  # PIL raises many types (OSError, SyntaxError, DecompressionBombError...)
-        return None
 
 
 @dataclass
@@ -186,37 +85,67 @@ def _assemble(
             y, x = five_spots(h, w, crop)[4]  # the center crop
         else:  # float64 fractions in [0, 1): the offset stays inside the free range
             y, x = int(job.uy[r] * (h - crop + 1)), int(job.ux[r] * (w - crop + 1))
-        crops[r] = ten_crops(im[None], crop) if job.ten else im[None, :, y : y + crop, x : x + crop]
+        c = ten_crops(im[None], crop) if job.ten else im[None, :, y : y + crop, x : x + crop]
+        # The flip of position r goes with its crop: decided here, on the host, so no flag tensor has to
+        # be copied to the device (that blocking copy would stall every batch behind the GPU step).
+        crops[r] = c.flip(-1) if job.flip is not None and job.flip[r] else c
     x = torch.cat([crops[r] for r in rows])  # (b', 3, c, c) or (b' * 10, 3, c, c) uint8
-    if job.flip is not None:
-        x = torch.where(torch.from_numpy(job.flip[rows]).to(x.device).view(-1, 1, 1, 1), x.flip(-1), x)
     return x, rows
 
 
 class _Batches(Dataset):
-    """Item k = job k. decode="device": (all its files' bytes in one flat uint8 tensor, (b,) sizes, -1 =
-    unreadable): one shared-memory handle per batch, not one per file (those run out of descriptors).
-    decode="workers": (uint8 crops, rows, bad positions) from `_assemble`."""
+    """Item k = job k, with {position: reason} for its unusable files (unreadable, or a header above
+    max_pixels: refused before any decode). decode="device": (all its files' bytes in one flat uint8
+    tensor, (b,) sizes, -1 = refused, reasons): one shared-memory handle per batch, not one per file (those
+    run out of descriptors). decode="workers": (uint8 crops, rows, reasons), crops from `_assemble`."""
 
     def __init__(
-        self, paths: np.ndarray, jobs: list[_Job], decode_here: bool, resize: int, crop: int, train: bool
+        self,
+        paths: np.ndarray,  # (N,) fsencoded bytes
+        jobs: list[_Job],
+        decode_here: bool,
+        resize: int,
+        crop: int,
+        train: bool,
+        max_pixels: int,
     ):
-        self.paths, self.jobs, self.decode_here = paths, jobs, decode_here  # paths: (N,) fsencoded bytes
-        self.resize, self.crop, self.train = resize, crop, train
+        self.paths, self.jobs, self.decode_here = paths, jobs, decode_here
+        self.resize, self.crop, self.train, self.max_pixels = resize, crop, train, max_pixels
 
     def __len__(self) -> int:
         return len(self.jobs)
 
     def __getitem__(self, k: int):
-        data = [_read(os.fsdecode(self.paths[i])) for i in self.jobs[k].idx]
+        read = [read_checked(os.fsdecode(self.paths[i]), self.max_pixels) for i in self.jobs[k].idx]
+        data = [d for d, _ in read]
+        reasons = {i: why for i, (_, why) in enumerate(read) if why}
         if not self.decode_here:
             sizes = np.array([-1 if d is None else d.size for d in data])
-            return torch.from_numpy(
-                np.concatenate([d for d in data if d is not None] + [np.empty(0, np.uint8)])
-            ), sizes
-        images = [_decode_cpu(d) for d in data]
+            flat = np.concatenate([d for d in data if d is not None] + [np.empty(0, np.uint8)])
+            return torch.from_numpy(flat), sizes, reasons
+        images = []
+        for i, d in enumerate(data):
+            im, why = decode_cpu(d, self.max_pixels) if d is not None else (None, None)
+            images.append(im)
+            if why:
+                reasons[i] = why
         x, rows = _assemble(images, self.jobs[k], self.resize, self.crop, self.train)
-        return x, rows, [i for i, im in enumerate(images) if im is None]
+        return x, rows, reasons
+
+
+def _listing(reasons: dict[str, str]) -> str:
+    return "; ".join(f"{path} ({why})" for path, why in reasons.items())
+
+
+def _advice(reasons: Iterable[str]) -> str:
+    """What to do about unreadable files: a permission problem is fixed by permissions, not deletion."""
+    denied = [why.startswith(os_errors.DENIED) for why in reasons]
+    if all(denied):
+        return "Make those files readable by the user running this (fix their permissions), then rerun."
+    return (
+        "The copy looks damaged: re-extract or re-copy those folders (check free disk space), or delete the "
+        "damaged files" + ("; make the permission-denied ones readable." if any(denied) else ".")
+    )
 
 
 def _identity(batch):  # module level: picklable for worker processes
@@ -241,15 +170,19 @@ class ImageNetLoader:
         num_workers: int | None = None,  # None: min(8, CPU count)
         flip: bool = True,  # training only
         decode: str | None = None,  # "device" | "workers"; None: "device" on CUDA, else "workers"
+        max_pixels: int = MAX_PIXELS,  # a file whose header claims more pixels counts as unreadable
     ) -> None:
         if len(files) != len(labels):
             raise DatasetError(f"ImageNetLoader: {len(files)} files but {len(labels)} labels")
+        if max_pixels < 1:
+            raise ConfigError(f"dataset.max_pixels={max_pixels} must be >= 1")
         self.paths, self.labels = list(files), np.asarray(labels, dtype=np.int64)
         # One bytes buffer for the workers: indexing a list of 1.28M str objects in forked workers touches
         # their refcounts and slowly copies the whole list into every worker (pytorch issue 13246).
         self._encoded = np.array([os.fsencode(p) for p in self.paths])
         self.device, self.dtype, self.channels_last = device, dtype, channels_last
         self.train, self.flip, self.crop, self.resize = train, flip, crop, resize
+        self.max_pixels = max_pixels
         self.mean = torch.tensor(mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
         self.num_workers = min(8, os.cpu_count() or 1) if num_workers is None else num_workers
@@ -257,6 +190,7 @@ class ImageNetLoader:
         if self.decode not in ("device", "workers"):
             raise ValueError(f"decode must be 'device' or 'workers', not {self.decode!r}")
         self.unreadable: list[str] = []  # paths of the unreadable files seen so far
+        self.unreadable_reasons: dict[str, str] = {}  # path -> why ("permission denied ...", "N x M ...")
         self._seen, self._bad = np.zeros(len(self), bool), np.zeros(len(self), bool)
         self._num_seen = 0
 
@@ -303,65 +237,52 @@ class ImageNetLoader:
 
     def _batches(self, jobs: list[_Job], train: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         here = self.decode == "workers"
+        cuda = self.device.type == "cuda"
         reader = DataLoader(
-            _Batches(self._encoded, jobs, here, self.resize, self.crop, train),
+            _Batches(self._encoded, jobs, here, self.resize, self.crop, train, self.max_pixels),
             batch_size=None,  # items are whole batches already
             num_workers=self.num_workers,
             collate_fn=_identity,
-            pin_memory=here and self.device.type == "cuda",
+            pin_memory=here and cuda,
         )
         for job, item in zip(jobs, reader, strict=True):
             if here:
-                x, rows, bad = item
+                x, rows, reasons = item
                 x = x.to(self.device, non_blocking=True)
             else:
-                images = self._decode_on_device(*item)
+                flat, sizes, reasons = item
+                images = decode_batch(flat, sizes, self.device, reasons, self.max_pixels)
                 x, rows = _assemble(images, job, self.resize, self.crop, train)
-                bad = [i for i, im in enumerate(images) if im is None]
-            self._count(job.idx, bad)
+            self._count(job.idx, reasons)
             if not len(rows):
                 if train:
                     raise DatasetError(
                         f"ImageNet: every image of a training batch is unreadable: {self.unreadable}"
                     )
                 continue
-            y = torch.from_numpy(self.labels[job.idx[rows]]).to(self.device, non_blocking=True)
+            y = torch.from_numpy(self.labels[job.idx[rows]])  # (b',) int64
+            # Pinned on CUDA: the copy is asynchronous, so the host never waits for the GPU step here.
+            y = y.pin_memory().to(self.device, non_blocking=True) if cuda else y.to(self.device)
             yield self._normalize(x), y
 
-    def _decode_on_device(self, flat: torch.Tensor, sizes: np.ndarray) -> list[torch.Tensor | None]:
-        """Flat file bytes + (b,) sizes (-1 = unreadable) -> b decoded (3, H, W) uint8 images or None."""
-        ok = np.flatnonzero(sizes >= 0)
-        data = dict(zip(ok, flat.split(sizes[ok].tolist()), strict=True))  # contiguous 1-D views
-        images: list[torch.Tensor | None] = [None] * len(sizes)
-        try:  # one call for the batch: nvJPEG's batched decode on CUDA
-            decoded = (
-                decode_jpeg(list(data.values()), mode=ImageReadMode.RGB, device=self.device) if data else []
-            )
-            for i, im in zip(ok, decoded, strict=True):
-                images[i] = im
-        except RuntimeError:  # one bad (or CMYK, or non-JPEG) file fails the whole call
-            for i in ok:  # find it image by image on the CPU
-                im = _decode_cpu(data[i])
-                images[i] = None if im is None else im.to(self.device)
-        return images
-
-    def _count(self, idx: np.ndarray, bad: list[int]) -> None:
-        """Record the files seen and the unreadable ones; warn about new ones; raise above the budget."""
+    def _count(self, idx: np.ndarray, reasons: dict[int, str]) -> None:
+        """Record the files seen and the unreadable ones (positions in `idx` -> reason); warn about new
+        ones; raise above the budget."""
         self._num_seen += int((~self._seen[idx]).sum())
         self._seen[idx] = True
-        new = [i for i in idx[bad] if not self._bad[i]]
+        new = {int(idx[k]): why for k, why in reasons.items() if not self._bad[idx[k]]}
         if not new:
             return
-        self._bad[new] = True
-        self.unreadable += [self.paths[i] for i in new]
-        log.warning(
-            "ImageNet: skipped %d unreadable image file(s): %s", len(new), [self.paths[i] for i in new]
-        )
+        self._bad[list(new)] = True
+        listed = {self.paths[i]: why for i, why in new.items()}
+        self.unreadable += list(listed)
+        self.unreadable_reasons.update(listed)
+        log.warning("ImageNet: skipped %d unreadable image file(s): %s", len(new), _listing(listed))
         if len(self.unreadable) > max(1.0, MAX_UNREADABLE * self._num_seen):
+            first = {p: self.unreadable_reasons[p] for p in self.unreadable[:10]}
             raise DatasetError(
                 f"ImageNet: {len(self.unreadable)} of the {self._num_seen} files read so far are unreadable "
-                f"(more than {MAX_UNREADABLE:.1%}): {self.unreadable[:10]}. The copy looks damaged: "
-                "re-extract or re-copy those folders (check free disk space), or delete the bad files."
+                f"(more than {MAX_UNREADABLE:.1%}): {_listing(first)}. {_advice(first.values())}"
             )
 
     def _normalize(self, x: torch.Tensor) -> torch.Tensor:
