@@ -1,12 +1,11 @@
 """python train.py model=<name> dataset=<name> [overrides]   (torchrun --nproc_per_node=N train.py ... too)
 
 `python train.py -m experiment=<table>` runs a table's sweep; rerunning it skips the complete runs.
+How a run flows: crelu_repro/trainer.py (`train`), one stage per module.
 """
 
-import logging
 import os
 import sys
-from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -16,6 +15,7 @@ from omegaconf import DictConfig
 from crelu_repro.config import CONFIG_DIR, check_override_keys, register
 from crelu_repro.distributed import env_rank
 from crelu_repro.errors import CreluError
+from crelu_repro.runtime import STOP
 from crelu_repro.sweep import SweepLog
 
 register()
@@ -26,21 +26,12 @@ SWEEP = SweepLog()
 def main(cfg: DictConfig) -> float | None:
     from crelu_repro.trainer import train  # after Hydra parsed the command line: `--help` stays fast
 
-    if HydraConfig.get().mode != RunMode.MULTIRUN:
-        try:
-            return train(cfg)["test_error"]
-        except CreluError as err:  # the user's to fix: one message, no traceback
-            _fail(err)
-    # In a sweep one failed run must not stop the others: record it (error.json) and go on.
-    run_dir = Path(cfg.out_dir)
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        return SWEEP.run(cfg, train)  # one run's failure is recorded; the sweep goes on
     try:
-        result = train(cfg)
-    except Exception as err:
-        logging.getLogger("crelu_repro").error("run failed: %s: %s", type(err).__name__, err)
-        SWEEP.record_failure(run_dir, err)
-        return None
-    SWEEP.record_success(run_dir, skipped=result.get("skipped", False))
-    return result["test_error"]
+        return train(cfg)["test_error"]
+    except CreluError as err:  # the user's to fix: one message, no traceback
+        _fail(err)
 
 
 def _fail(err: CreluError) -> None:
@@ -57,7 +48,12 @@ if __name__ == "__main__":
     if env_rank() > 0:  # under torchrun only rank 0 writes: the others get no Hydra output directory
         sys.argv += ["hydra.output_subdir=null", "hydra/job_logging=none", "hydra/hydra_logging=none",
                      f"hydra.run.dir={os.environ.get('TMPDIR', '/tmp')}"]  # fmt: skip
-    main()
-    if SWEEP.trained or SWEEP.skipped or SWEEP.failed:
+    try:
+        with STOP.installed():  # one handler for the whole process: a sweep stops between runs too
+            main()
+    except KeyboardInterrupt:  # a second Ctrl-C: no checkpoint was waited for, but every file is whole
+        print("interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)
+        sys.exit(130)
+    if SWEEP:
         print(SWEEP.summary(), file=sys.stderr)
-        sys.exit(1 if SWEEP.failed else 0)
+        sys.exit(SWEEP.exit_code)

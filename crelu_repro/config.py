@@ -7,7 +7,6 @@ Defaults and their provenance ("paper" or "ours: why") live in the YAML files.
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass, field
 from enum import Enum
@@ -17,6 +16,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from .errors import ConfigError
+from .paths import run_subdir, safe_path_component, sweep_subdir
 
 # The configs ship inside the package, so Hydra (train.py) and `build_model` find them in a checkout and in
 # an installed copy alike; ./configs in the repository is a link to this folder.
@@ -78,6 +78,7 @@ class TrainerConfig:
     device: Device = Device.auto
     compile: bool = False
     compile_mode: str = "default"
+    compile_backend: str = "inductor"
     bf16: bool = True
     channels_last: bool = True
     deterministic: bool = False
@@ -133,10 +134,18 @@ class TrainConfig:
     out_dir: str = "${hydra:runtime.output_dir}"
 
 
-def safe_path_component(value: object) -> str:
-    """One harmless path component: '../../etc' -> '_.._etc' (letters, digits and `_.-+@,` only, no
-    leading dot, so no '/', no '..' and no hidden name)."""
-    return re.sub(r"[^A-Za-z0-9_.+@,-]+", "_", str(value)).lstrip(".") or "_"
+def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """The train config as `python train.py <overrides>` composes it (without Hydra's runtime node: set
+    `out_dir=` to train it in-process). For the benchmark, the tables and the tests."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register()
+    if GlobalHydra.instance().is_initialized():  # inside a Hydra app or a test's initialize(): reuse it
+        return hydra_compose("train", overrides=list(overrides))
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        return hydra_compose("train", overrides=list(overrides))
 
 
 def dataset_classes(name: str) -> int:
@@ -169,6 +178,9 @@ def register() -> None:
     if not OmegaConf.has_resolver("model_label"):
         # What a run's model is, for its directory name: the variant's name or a derived label.
         OmegaConf.register_new_resolver("model_label", model_label)
+    if not OmegaConf.has_resolver("run_subdir"):  # the run-directory patterns live in paths.py
+        OmegaConf.register_new_resolver("run_subdir", lambda m, d, s, f: run_subdir(model_label(m), d, s, f))
+        OmegaConf.register_new_resolver("sweep_subdir", sweep_subdir)
 
 
 def model_label(model: DictConfig) -> str:

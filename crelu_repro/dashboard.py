@@ -1,11 +1,30 @@
-"""TensorBoard output of a run (rank 0 only): scalars per epoch, hparams with the final metrics."""
+"""TensorBoard output of a run (rank 0 only): scalars per epoch, hparams with the final metrics; and a
+sweep's dashboard layout: `python -m crelu_repro.dashboard SWEEP_DIR [--title T]` (what `make tensorboard
+TABLE=<table>` runs before serving).
+
+EPOCH_SCALARS is the one list of what a run logs per epoch: the trainer logs it, the layout charts it.
+"""
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
+
+# TensorBoard tag -> the field of a history record (results.EpochRecord) it shows.
+EPOCH_SCALARS = {
+    "test/error": "test_error",
+    "val/error": "val_error",
+    "train/loss": "train_loss",
+    "train/error_running": "train_error_running",
+    "lr": "lr",
+    "throughput/images_per_s": "images_per_s",
+}
+HPARAMS = ("model", "dataset", "seed", "lr", "batch_size", "epochs")  # the hparams view's columns
+FINAL_METRICS = ("test_error", "train_error", "val_error")  # shown as hparam/<name>
 
 
 class Dashboard:
@@ -14,6 +33,10 @@ class Dashboard:
         self.writer = (
             SummaryWriter(str(Path(run_dir) / "tb"), purge_step=resume_step or None) if enabled else None
         )
+
+    def epoch(self, record: object) -> None:
+        """One epoch's EPOCH_SCALARS from a history record (fields of results.EpochRecord)."""
+        self.scalars({tag: getattr(record, name) for tag, name in EPOCH_SCALARS.items()}, record.epoch)
 
     def scalars(self, values: dict[str, float | None], step: int) -> None:
         if self.writer is None:
@@ -41,12 +64,29 @@ class Dashboard:
             self.writer.close()
 
 
-def write_sweep_layout(sweep_dir: Path, title: str, tags: list[str]) -> None:
-    """A custom-scalars layout at the sweep's root: one chart per metric, one line per run (variant x fold).
+def write_sweep_layout(sweep_dir: Path, title: str) -> Path:
+    """A custom-scalars layout at the sweep's root: one chart per EPOCH_SCALARS tag, one line per run.
 
     `tensorboard --logdir <sweep dir>` then shows it under CUSTOM SCALARS, next to the HPARAMS view that
     every run's hparams summary fills.
     """
-    layout = {title: {tag: ["Multiline", [f"^{tag}$"]] for tag in tags}}
+    layout = {title: {tag: ["Multiline", [f"^{tag}$"]] for tag in EPOCH_SCALARS}}
     with SummaryWriter(str(Path(sweep_dir) / "_layout")) as writer:
         writer.add_custom_scalars(layout)
+    return Path(sweep_dir) / "_layout"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="write a sweep's TensorBoard layout (one chart per metric)")
+    parser.add_argument("sweep_dir", type=Path)
+    parser.add_argument("--title", help="default: the sweep folder's name")
+    args = parser.parse_args(argv)
+    if not args.sweep_dir.is_dir():
+        print(f"error: no sweep at {args.sweep_dir}; run its `make table-...` first", file=sys.stderr)
+        return 2
+    print(write_sweep_layout(args.sweep_dir, args.title or args.sweep_dir.name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

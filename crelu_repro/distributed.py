@@ -17,6 +17,7 @@ class Dist:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    cpu_group: object = None  # a gloo group for host-side agreement (the stop flag), beside NCCL's
 
     @property
     def is_main(self) -> bool:
@@ -32,9 +33,14 @@ def env_rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
+def env_world() -> int:
+    """The number of processes torchrun started (1 outside torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def init(device_kind: str) -> Dist:
     """Join the process group torchrun set up: NCCL on CUDA, gloo on CPU."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = env_world()
     if world == 1:
         return Dist()
     if device_kind == "cuda" and not torch.cuda.is_available():
@@ -46,7 +52,8 @@ def init(device_kind: str) -> Dist:
     # A bounded timeout: if a peer dies, collectives fail instead of hanging forever.
     timeout = datetime.timedelta(seconds=float(os.environ.get("CRELU_DIST_TIMEOUT_S", "600")))
     dist.init_process_group(backend, timeout=timeout)
-    return Dist(dist.get_rank(), dist.get_world_size(), local_rank)
+    cpu_group = dist.new_group(backend="gloo", timeout=timeout) if backend == "nccl" else dist.group.WORLD
+    return Dist(dist.get_rank(), dist.get_world_size(), local_rank, cpu_group)
 
 
 def broadcast_object(obj, ctx: Dist):
@@ -68,6 +75,16 @@ def all_reduce_max(t: torch.Tensor, ctx: Dist) -> torch.Tensor:
     if ctx.enabled:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return t
+
+
+def any_rank(flag: bool, ctx: Dist) -> bool:
+    """True on every rank when `flag` is true on any: a 1-element all-reduce on the CPU group, so it never
+    waits for the GPU (the ranks' host threads meet; their streams run on)."""
+    if not ctx.enabled:
+        return flag
+    t = torch.tensor([float(flag)])
+    dist.all_reduce(t, op=dist.ReduceOp.MAX, group=ctx.cpu_group)
+    return bool(t.item())
 
 
 def gather_rows(local: torch.Tensor, ctx: Dist) -> torch.Tensor:

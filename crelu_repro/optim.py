@@ -26,6 +26,15 @@ def make_optimizer(model: nn.Module, cfg: DictConfig) -> torch.optim.Optimizer:
     )
 
 
+def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """Load a saved optimizer state but keep this process's `fused` choice: a checkpoint written on a CPU
+    (unfused) must not leave a CUDA run unfused after a resume, nor a CUDA one ask for fused CPU SGD."""
+    fused = [g.get("fused") for g in optimizer.param_groups]
+    optimizer.load_state_dict(state)
+    for group, flag in zip(optimizer.param_groups, fused, strict=True):
+        group["fused"] = flag
+
+
 def make_scheduler(
     optimizer: torch.optim.Optimizer, cfg: DictConfig, epochs: int, steps_per_epoch: int
 ) -> lr_scheduler.LRScheduler:

@@ -56,6 +56,10 @@ def write_json(path: Path, obj: dict) -> None:
     atomic_write(path, lambda f: f.write((json.dumps(obj, indent=1, sort_keys=False) + "\n").encode()))
 
 
+def write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
 def write_npy(path: Path, array: np.ndarray) -> None:
     atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
 
@@ -66,17 +70,34 @@ def save_checkpoint(run_dir: Path, state: dict) -> None:
     atomic_write(run_dir / CHECKPOINT, lambda f: f.write(buffer.getbuffer()))
 
 
-def load_checkpoint(run_dir: Path, map_location: torch.device | str = "cpu") -> dict | None:
-    """The checkpoint, loaded with weights_only=True (no arbitrary unpickling), or None if absent."""
+# What the trainer's checkpoint holds (trainer.py writes it); anything else is not ours to resume.
+TRAINER_KEYS = ("format", "model", "optimizer", "scheduler", "state", "rng", "identity", "data")
+FORMAT = 2  # bump when the layout changes; an older checkpoint is then refused with a message
+
+
+def load_checkpoint(run_dir: Path, require: tuple[str, ...] = TRAINER_KEYS) -> dict | None:
+    """The checkpoint, loaded with weights_only=True (no arbitrary unpickling), or None if absent. A file
+    that loads but lacks the `require`d keys (a bare state_dict, a list, another trainer's) is refused."""
     path = Path(run_dir) / CHECKPOINT
     if not path.exists():
         return None
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # atomic writes make this unlikely: a damaged disk or a foreign file
         raise ConfigError(
             f"{path} cannot be read ({type(exc).__name__}: {exc}). Move it away to start this run afresh."
         ) from exc
+    missing = [k for k in require if not isinstance(ckpt, dict) or k not in ckpt]
+    stale = "format" in require and isinstance(ckpt, dict) and ckpt.get("format") != FORMAT
+    if missing or stale:
+        what = f"a {type(ckpt).__name__}" + (f" without {', '.join(map(repr, missing))}" if missing else "")
+        if stale and not missing:
+            what = f"format {ckpt.get('format')!r}, this trainer writes format {FORMAT}"
+        raise ConfigError(
+            f"{path} is not a checkpoint this trainer can resume ({what}). Move it away to start this "
+            "run afresh, or rerun with the code version that wrote it."
+        )
+    return ckpt
 
 
 def read_json(path: Path) -> dict | None:

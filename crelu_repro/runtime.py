@@ -1,10 +1,20 @@
-"""Where a run executes: device and backend settings, the per-run runtime flags, RNG state, timing."""
+"""Where a run executes: the device, the torchrun process group, backend settings, the stop signal, RNG
+state and timing.
+
+The stop signal: SIGTERM (what SLURM and torchrun send) and SIGINT (Ctrl-C) only set a flag; the loop looks
+at it after every step (all ranks agreeing, see `Runtime.stop_agreed`), checkpoints and raises Preempted.
+A second Ctrl-C stops at once (KeyboardInterrupt); every file is written atomically, so nothing is lost.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
-from contextlib import nullcontext
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 
 import torch
 from omegaconf import DictConfig
@@ -14,29 +24,71 @@ from .config import choice
 from .errors import ConfigError
 
 
+class StopFlag:
+    """Set by SIGTERM / SIGINT; one per process, so a sweep that runs many jobs in one process sees it."""
+
+    def __init__(self) -> None:
+        self.signal: str | None = None  # "SIGTERM" | "SIGINT" once received
+        self._installed = 0
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    def _handle(self, signum: int, _frame) -> None:
+        if self.signal == "SIGINT" and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now
+        self.signal = signal.Signals(signum).name
+
+    @contextmanager
+    def installed(self) -> Iterator[StopFlag]:
+        """Route SIGTERM and SIGINT here for the duration (nested uses share one installation)."""
+        main = threading.current_thread() is threading.main_thread()  # handlers exist in the main thread only
+        if not main or self._installed:
+            self._installed += 1
+            try:
+                yield self
+            finally:
+                self._installed -= 1
+            return
+        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGTERM, signal.SIGINT)}
+        self._installed = 1
+        try:
+            yield self
+        finally:
+            self._installed = 0
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+
+STOP = StopFlag()
+
+
 @dataclass
 class Runtime:
     device: torch.device
     dist: distributed.Dist
     amp: bool  # bf16 autocast
-    progress: bool
-    stop_requested: list[bool] = field(default_factory=lambda: [False])  # set by the SIGTERM handler
+    channels_last: bool
+    progress: bool  # a tqdm bar
+    stopping: bool = False  # the ranks agreed to stop (the last `stop_agreed`)
 
     def autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
 
+    @property
+    def dtype(self) -> torch.dtype:
+        return torch.bfloat16 if self.amp else torch.float32
 
-@dataclass
-class EpochSums:  # device tensors: summing them costs no host sync
-    loss: torch.Tensor
-    errors: torch.Tensor
-    seen: torch.Tensor
-    first_bad_step: torch.Tensor  # -1 while every loss is finite
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last else torch.preserve_format
 
-    @classmethod
-    def zeros(cls, device: torch.device) -> EpochSums:
-        z = torch.zeros((), dtype=torch.float64, device=device)
-        return cls(z.clone(), z.clone(), z.clone(), torch.full((), -1, dtype=torch.long, device=device))
+    def stop_agreed(self) -> bool:
+        """Whether to stop now. Alone: the flag. Under DDP every rank must stop at the same step, so the
+        ranks agree at every step: one 1-element all-reduce on a CPU (gloo) group, no GPU sync."""
+        self.stopping = distributed.any_rank(STOP.requested, self.dist)
+        return self.stopping
 
 
 def select_device(cfg: DictConfig) -> torch.device:
@@ -46,6 +98,26 @@ def select_device(cfg: DictConfig) -> torch.device:
             "trainer.device=cuda, but CUDA is not available here; use trainer.device=cpu or auto"
         )
     return torch.device("cuda" if want in ("cuda", "auto") and torch.cuda.is_available() else "cpu")
+
+
+@contextmanager
+def session(cfg: DictConfig) -> Iterator[tuple[torch.device, distributed.Dist]]:
+    """The device and process group of a run (torchrun's, or a single process), the stop signal routed to
+    STOP, and backend settings; the group is torn down at the end."""
+    device = select_device(cfg)
+    if device.type == "cuda" and cfg.trainer.deterministic:
+        # cuBLAS reads this when its first handle is made: before any CUDA work (torch's reproducibility
+        # notes); without it, use_deterministic_algorithms raises at the first matmul.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    with STOP.installed():
+        ctx = distributed.init(device.type)
+        try:
+            if device.type == "cuda":
+                device = torch.device("cuda", ctx.local_rank)
+            setup_backends(cfg, device)
+            yield device, ctx
+        finally:
+            distributed.shutdown(ctx)
 
 
 def setup_backends(cfg: DictConfig, device: torch.device) -> None:

@@ -1,17 +1,26 @@
-"""Multirun bookkeeping: which runs of a sweep trained, were skipped as already complete, or failed.
+"""Multirun bookkeeping: what each run of a sweep did (trained, skipped as complete, busy with another
+process, failed), and the sweep's stop on SIGTERM / SIGINT.
 
-A failed run leaves `error.json` in its directory (and a successful rerun removes it), so the failures of
-a sweep are visible afterwards too, whatever launcher ran it.
+A failed run leaves `error.json` in its directory (and a successful rerun removes it), so the failures of a
+sweep are visible afterwards too, whatever launcher ran it. A busy run is another process's: nothing is
+written into it. After a stop signal the run in progress checkpoints, and every later run of the sweep is
+listed as not started instead of trained (Hydra's launcher would otherwise go on to the next one).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from omegaconf import DictConfig
+
 from . import runio
+from .errors import Preempted
+from .run_dir import RunDirBusy
 
 ERROR = "error.json"
 
@@ -20,27 +29,70 @@ ERROR = "error.json"
 class SweepLog:
     trained: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    busy: list[tuple[str, str]] = field(default_factory=list)  # (run dir, who owns it)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (run dir, one-line error)
+    stopped: Preempted | None = None  # the stop signal's message, once one arrived
+    not_started: list[str] = field(default_factory=list)
 
-    def record_success(self, run_dir: Path, skipped: bool) -> None:
-        (self.skipped if skipped else self.trained).append(str(run_dir))
-        (Path(run_dir) / ERROR).unlink(missing_ok=True)
+    def run(self, cfg: DictConfig, train: Callable[[DictConfig], dict]) -> float | None:
+        """One job of the sweep; never raises for a run's own failure (the others must still run)."""
+        run_dir = Path(cfg.out_dir)
+        if self.stopped is not None:
+            self.not_started.append(str(run_dir))
+            _remove_if_empty(run_dir)  # Hydra made it; nothing of this run is in it
+            return None
+        try:
+            result = train(cfg)
+        except RunDirBusy as err:
+            self.busy.append((str(run_dir), str(err).split(";")[0]))
+            return None
+        except Preempted as err:  # checkpointed: the run resumes when the sweep is rerun
+            self.stopped = err
+            return None
+        except Exception as err:
+            self.record_failure(run_dir, err)
+            return None
+        (self.skipped if result.get("skipped") else self.trained).append(str(run_dir))
+        (run_dir / ERROR).unlink(missing_ok=True)
+        return result["test_error"]
 
     def record_failure(self, run_dir: Path, err: BaseException) -> None:
         message = f"{type(err).__name__}: {err}"
         self.failed.append((str(run_dir), message))
-        Path(run_dir).mkdir(parents=True, exist_ok=True)
-        runio.write_json(
-            Path(run_dir) / ERROR,
-            {"error": message, "time": time.strftime("%Y-%m-%d %H:%M:%S"),
-             "traceback": "".join(traceback.format_exception(err))},
-        )  # fmt: skip
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            runio.write_json(
+                run_dir / ERROR,
+                {"error": message, "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+                 "traceback": "".join(traceback.format_exception(err))},
+            )  # fmt: skip
+        except Exception as write_err:  # the failure is still listed in the summary
+            self.failed[-1] = (str(run_dir), f"{message} (and error.json could not be written: {write_err})")
+
+    @property
+    def exit_code(self) -> int:
+        return self.stopped.exit_code if self.stopped else 1 if self.failed else 0
 
     def summary(self) -> str:
-        lines = [f"sweep: {len(self.trained)} trained, {len(self.skipped)} skipped (already complete), "
-                 f"{len(self.failed)} failed"]  # fmt: skip
+        lines = [
+            f"sweep: {len(self.trained)} trained, {len(self.skipped)} skipped (already complete), "
+            f"{len(self.busy)} busy (another process trains them), {len(self.failed)} failed"
+            + (f", {len(self.not_started)} not started" if self.stopped else "")
+        ]
+        lines += [f"  BUSY {run_dir}: {who}" for run_dir, who in self.busy]
         lines += [f"  FAILED {run_dir}\n    {message}" for run_dir, message in self.failed]
+        if self.stopped:
+            lines += [f"stopped: {self.stopped}", *(f"  NOT STARTED {d}" for d in self.not_started)]
+            lines.append("Rerun the same sweep command to finish it: complete runs are skipped.")
         return "\n".join(lines)
+
+    def __bool__(self) -> bool:
+        return bool(self.trained or self.skipped or self.busy or self.failed or self.stopped)
+
+
+def _remove_if_empty(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.rmdir()
 
 
 def failed_runs(sweep_dir: Path) -> list[tuple[str, str]]:

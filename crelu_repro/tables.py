@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from . import runio
-from .dashboard import write_sweep_layout
 from .paper import tables as paper_tables
 from .results import Result, ResultError, results_under
 from .stats import vote_error, welch_difference
@@ -35,15 +34,6 @@ class TableSpec:
 
 
 CIFAR = ("cifar10", "cifar100")
-# The sweep dashboard: one chart per metric, one line per run (what the trainer logs per epoch).
-DASHBOARD_TAGS = [
-    "test/error",
-    "val/error",
-    "train/loss",
-    "train/error_running",
-    "lr",
-    "throughput/images_per_s",
-]
 TABLES = {
     "convpool": TableSpec(
         "ConvPool-CNN-C on CIFAR (test error %)", "convpool_cifar", CIFAR, "relu", (("test_error", "test"),)
@@ -227,7 +217,6 @@ def render(name: str, sweep_dir: Path, out_dir: Path, planned: int, quick: bool 
     groups = collect(sweep_dir)
     rows = build_rows(spec, groups, planned)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_sweep_layout(sweep_dir, f"{name} ({', '.join(spec.datasets)})", DASHBOARD_TAGS)
     md = out_dir / f"{name}.md"
     md.write_text(markdown(name, spec, rows, sweep_dir, groups, quick))
     payload = {"table": name, "title": spec.title, "sweep_dir": str(sweep_dir), "quick": quick, "rows": rows,

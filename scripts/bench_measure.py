@@ -16,75 +16,72 @@ import torch
 import torch.nn.functional as F
 import torchvision.transforms as T
 from bench_report import cell, write
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 from PIL import Image
 from torch._dynamo.utils import counters
 from torch.utils.data import DataLoader, Dataset
 
-from crelu_repro.config import register
-from crelu_repro.data.cifar import Split
+from crelu_repro.build import build, make_runtime
+from crelu_repro.config import compose
+from crelu_repro.data import Split, Splits
+from crelu_repro.datasets import loaders_for
 from crelu_repro.distributed import Dist
 from crelu_repro.models import build_model
-from crelu_repro.optim import make_optimizer, make_scheduler
-from crelu_repro.runtime import EpochSums, Runtime, setup_backends, synced_time
-from crelu_repro.trainer import train_one_epoch
+from crelu_repro.runtime import setup_backends, synced_time
+from crelu_repro.trainer import EpochSums, TrainState, train_one_epoch
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 class Probe:
-    """Feeds the trainer from `loader`; stamps a synced clock when step `mark` starts and, once `stop` steps
-    ran, sets the trainer's stop flag (its SIGTERM path: it returns after the current step)."""
+    """Feeds the trainer from `loader` and stamps a synced clock when step `mark` starts; its epochs end
+    once `stop` steps ran in all (the trainer then returns the steps it did, as at a pause)."""
 
-    def __init__(self, loader, rt: Runtime, mark: int, stop: int) -> None:
-        self.loader, self.rt, self.mark, self.stop, self.done, self.t0 = loader, rt, mark, stop, 0, 0.0
+    def __init__(self, loader, mark: int, stop: int, dev: torch.device) -> None:
+        self.loader, self.mark, self.stop, self.done, self.t0, self.dev = loader, mark, stop, 0, 0.0, dev
 
     def steps_per_epoch(self, batch: int) -> int:
         return self.loader.steps_per_epoch(batch)
 
     def train_epoch(self, *args) -> Iterator:
-        batches = iter(self.loader.train_epoch(*args))
-        while self.done < self.stop:
-            if self.done == self.mark:
-                self.t0 = synced_time(self.rt.device)  # every warm-up step has finished
-            if (batch := next(batches, None)) is None:
+        for batch in self.loader.train_epoch(*args):
+            if self.done == self.stop:
                 return
+            if self.done == self.mark:
+                self.t0 = synced_time(self.dev)  # every warm-up step has finished
             self.done += 1
-            self.rt.stop_requested[0] = self.done == self.stop
             yield batch
 
 
-def project_train(cfg: DictConfig, loader, classes: int, dev: torch.device, a) -> dict:
-    """img/s of `train_one_epoch` over a.steps steps after a.warmup; then the model step alone (a bound)."""
-    t, cuda = cfg.trainer, dev.type == "cuda"
-    per_epoch = loader.steps_per_epoch(t.batch_size)
-    t.epochs = math.ceil((a.warmup + a.steps) / per_epoch) + 1  # the lr schedule must outlast the run
+def project_train(cfg: DictConfig, splits: Splits, dev: torch.device, a) -> dict:
+    """img/s of `train_one_epoch` over a.steps steps after a.warmup, on what `build` makes of `cfg` (the
+    trainer's own build step); then the model step alone (a bound)."""
+    t = cfg.trainer
+    t.epochs = math.ceil((a.warmup + a.steps) / (len(splits.train.labels) // t.batch_size)) + 1  # lr outlasts
     fresh(dev)
-    raw = build_model(cfg.model.name, classes, cfg.model.batchnorm, cfg.model.crelu_base)
-    raw = raw.to(
-        dev, memory_format=torch.channels_last if cuda and t.channels_last else torch.preserve_format
-    )
-    optimizer = make_optimizer(raw, cfg.optim)
-    scheduler = make_scheduler(optimizer, cfg.sched, t.epochs, per_epoch)
-    model = torch.compile(raw, mode=t.compile_mode) if t.compile else raw
-    rt = Runtime(dev, Dist(), cuda and t.bf16, progress=False)
-    probe, epoch, step = Probe(loader, rt, a.warmup, a.warmup + a.steps), 0, 0
+    setup_backends(cfg, dev)
+    built = build(cfg, dev, Dist(), splits)
+    if a.imagenet_decode and hasattr(built.loaders.train, "decode"):
+        built.loaders.train.decode = a.imagenet_decode  # the benchmark's own comparison of decode paths
+    per_epoch, rt = built.steps_per_epoch, built.rt
+    probe = Probe(built.loaders.train, a.warmup, a.warmup + a.steps, dev)
+    state = TrainState(EpochSums.zeros(dev))
     while probe.done < probe.stop:
-        step = train_one_epoch(model, probe, optimizer, scheduler, epoch, cfg, rt, EpochSums.zeros(dev), step)
-        epoch, step = (epoch + 1, 0) if step >= per_epoch else (epoch, step)
+        state.step = train_one_epoch(built.model, probe, built.optimizer, built.scheduler, rt, state, cfg)
+        if state.step >= per_epoch:
+            state.epoch, state.step, state.sums = state.epoch + 1, 0, EpochSums.zeros(dev)
     seconds, peak = synced_time(dev) - probe.t0, peak_mib(dev)
     # Recompiles (dynamic shapes...), graph breaks, CUDA graphs refused: why a compile mode is slow.
     graphs = [counters["stats"]["unique_graphs"], sum(counters["graph_break"].values())]
     graphs = " / ".join(map(str, [*graphs, counters["inductor"]["cudagraph_skips"]]))
-    x, y = next(iter(loader.train_epoch(t.batch_size, cfg.seed, 0)))
+    x, y = next(iter(built.loaders.train.train_epoch(t.batch_size, cfg.seed, 0)))
 
     def model_step() -> None:  # forward, backward, optimizer: no loader, scheduler, sums or host syncs
         with rt.autocast():
-            loss = F.cross_entropy(model(x).float(), y)
-        optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(built.model(x).float(), y)
+        built.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        built.optimizer.step()
 
     bound = timed(model_step, a.steps, min(3, a.warmup), dev)
     n = a.steps * t.batch_size
@@ -181,9 +178,7 @@ def pipeline_rates(sources: dict[str, Callable[[], Iterator]], batch: int, a, de
     return {**{f"{k}_img_s": statistics.median(v) for k, v in rounds.items()}, "rounds": rounds}
 
 
-def measure_all(
-    a, dev, report: dict, base: dict, make_loader, naive_set, classes: int, models, extra
-) -> None:
+def measure_all(a, dev, report: dict, base: dict, splits: Splits, naive_set, models, extra) -> None:
     """Pipeline rows per batch size, then training rows per model x batch x compile mode. Fail soft: an
     error (OOM, compile failure...) is recorded in its row and the rest goes on; the report is rewritten."""
 
@@ -203,7 +198,9 @@ def measure_all(
     for batch in a.batch_sizes if a.pipeline else []:
 
         def pipe(batch: int = batch) -> dict:
-            ld = make_loader(project_cfg(extra))  # the trainer's loader on this device, default settings
+            cfg = project_cfg(extra)  # the trainer's loader on this device, default settings
+            rt = make_runtime(cfg, dev, Dist())
+            ld = loaders_for(splits, cfg.dataset, dev, rt.dtype, rt.channels_last, 1).train
             sources = {"project": lambda: epochs_of(ld, batch)}
             sources["naive"] = lambda: naive_batches(naive_set, batch, a.workers, dev)
             return pipeline_rates(sources, batch, a, dev)
@@ -220,16 +217,13 @@ def measure_all(
                     compiled = [f"trainer.compile={str(mode != 'none').lower()}"]
                     compiled += [f"trainer.compile_mode={mode}"] if mode != "none" else []
                     cfg = project_cfg([f"model={model}", f"trainer.batch_size={batch}", *extra, *compiled])
-                    setup_backends(cfg, dev)
-                    out = project_train(cfg, make_loader(cfg), classes, dev, a)
+                    out = project_train(cfg, splits, dev, a)
                     if not naive:
-                        naive.update(naive_train(model, classes, naive_set, batch, dev, a))
+                        naive.update(naive_train(model, splits.num_classes, naive_set, batch, dev, a))
                     return {**out, **naive}
 
                 run({"kind": "train", **base, "model": model, "batch": batch, "compile": mode}, both)
 
 
 def project_cfg(overrides: list[str]) -> DictConfig:
-    register()
-    with initialize_config_dir(str(REPO / "configs"), version_base="1.3"):
-        return compose("train", overrides=["trainer.progress=false", *overrides])
+    return compose(["trainer.progress=false", *overrides])

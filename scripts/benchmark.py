@@ -30,13 +30,14 @@ import torchvision.transforms as T
 from bench_measure import REPO, NaiveCifar, measure_all, project_cfg
 from bench_report import cell as cell  # re-exported: tests read `benchmark.cell`
 from bench_report import table, targets, write
-from omegaconf import DictConfig
 from PIL import Image
 from torchvision.datasets import ImageFolder
 
 from crelu_repro import runio
-from crelu_repro.data import load_splits
-from crelu_repro.data.device_loader import DeviceLoader, channel_stats
+from crelu_repro.data import Splits
+from crelu_repro.data.device_loader import channel_stats
+from crelu_repro.data.imagenet import IMAGENET_MEAN, IMAGENET_STD, FileSplit
+from crelu_repro.datasets import load_splits
 
 
 def run_cifar(a, dev: torch.device, report: dict) -> None:
@@ -45,20 +46,9 @@ def run_cifar(a, dev: torch.device, report: dict) -> None:
     cfg = project_cfg(extra)
     splits = load_splits(cfg.dataset, cfg.eval)  # as train.py: the training split after limits and protocol
     mean, std = channel_stats(splits.train.images)
-
-    def loader(cfg: DictConfig) -> DeviceLoader:  # the trainer's training loader
-        amp, cl = dev.type == "cuda" and cfg.trainer.bf16, dev.type == "cuda" and cfg.trainer.channels_last
-        dtype, d = torch.bfloat16 if amp else torch.float32, cfg.dataset
-        try:
-            from crelu_repro.data import make_loaders
-        except ImportError:  # before make_loaders, trainer._train built it here
-            tr = splits.train
-            return DeviceLoader(tr.images, tr.labels, mean, std, dev, dtype, cl, d.crop_padding, d.flip)
-        return make_loaders(splits, d, dev, dtype, cl, cfg.eval.get("train_error_images", 0)).train
-
     base = {"dataset": f"{a.dataset} ({len(splits.train.labels):,} train)", "device": dev.type}
     naive = NaiveCifar(splits.train, mean, std)
-    measure_all(a, dev, report, base, loader, naive, splits.num_classes, a.models, extra)
+    measure_all(a, dev, report, base, splits, naive, a.models, extra)
 
 
 def jpeg_bytes(rng: np.random.Generator) -> bytes:
@@ -89,11 +79,6 @@ def write_jpeg_tree(root: Path, files: int, classes: int = 10, unique: int = 64)
 
 
 def run_imagenet(a, dev: torch.device, report: dict) -> None:
-    try:
-        from crelu_repro.data.imagenet import IMAGENET_MEAN, IMAGENET_STD, ImageNetLoader
-    except ImportError as err:
-        print(f"--imagenet skipped: crelu_repro.data.imagenet.ImageNetLoader is not available ({err})")
-        return
     batch = a.imagenet_batch
     steps = max(a.steps, a.naive_steps) + a.warmup if a.train else 0  # one epoch holds each measurement
     files = (max(steps, a.pipeline_warmup + a.pipeline_batches) + 1) * batch
@@ -103,18 +88,13 @@ def run_imagenet(a, dev: torch.device, report: dict) -> None:
         tf = T.Compose([T.Resize(256), T.RandomCrop(224), T.RandomHorizontalFlip(), T.ToTensor(), norm])
         naive_set = ImageFolder(str(Path(tmp) / "train"), tf)  # the project's crops: short side 256, 224
         paths, labels = [p for p, _ in naive_set.samples], np.asarray(naive_set.targets, np.int64)
-        cuda = dev.type == "cuda"
-
-        def loader(cfg: DictConfig) -> ImageNetLoader:
-            amp, cl = cuda and cfg.trainer.bf16, cuda and cfg.trainer.channels_last
-            dtype, how = torch.bfloat16 if amp else torch.float32, {"decode": a.imagenet_decode}
-            return ImageNetLoader(paths, labels, dev, dtype, cl, num_workers=a.workers, **how)
-
+        split = FileSplit(paths, labels)  # the same files for every split: only training is timed
+        splits = Splits(split, None, split, 1000)
         base = {"dataset": f"synthetic JPEGs ({files:,}, {min(kb):.0f}-{max(kb):.0f} KB)", "device": dev.type}
         sizes, a.batch_sizes = a.batch_sizes, [batch]
         try:
             extra = ["dataset=imagenet", "sched=cosine", "optim.lr=0.1"]  # configs/experiment/imagenet.yaml
-            measure_all(a, dev, report, base, loader, naive_set, 1000, a.imagenet_models, extra)
+            measure_all(a, dev, report, base, splits, naive_set, a.imagenet_models, extra)
         finally:
             a.batch_sizes = sizes
 

@@ -65,7 +65,10 @@ def test_rerun_skips_complete_runs_and_lists_failures(convpool_sweep):
     try:
         rerun = sweep(args)
         assert rerun.returncode == 1
-        assert "sweep: 0 trained, 3 skipped (already complete), 1 failed" in rerun.stderr
+        assert (
+            "sweep: 0 trained, 3 skipped (already complete), 0 busy (another process trains them), 1 failed"
+            in (rerun.stderr)
+        )
         assert (
             "FAILED" in rerun.stderr and "s0_f1" in rerun.stderr and "trainer.epochs: 99 -> 1" in rerun.stderr
         )
@@ -85,7 +88,10 @@ def test_deleting_one_result_reruns_exactly_that_run(convpool_sweep):
     rerun = sweep(args)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "sweep: 0 trained, 3 skipped" not in rerun.stderr
-    assert "sweep: 1 trained, 3 skipped (already complete), 0 failed" in rerun.stderr
+    assert (
+        "sweep: 1 trained, 3 skipped (already complete), 0 busy (another process trains them), 0 failed"
+        in (rerun.stderr)
+    )
     # Its checkpoint held the finished state: the rerun only re-evaluates, and gets the same numbers.
     after = json.loads(victim.read_text())
     assert after["test_error"] == json.loads(before)["test_error"]
@@ -113,8 +119,12 @@ def test_table_renders_ours_beside_the_paper(convpool_sweep, tmp_path):
     assert rows[("crelu", "cifar10")]["models"] == 0  # not run: shown as missing, not invented
     assert "| crelu | 0/2 ! |" in out and "QUICK" in out
     assert out == (tmp_path / "convpool.md").read_text() + "\n"  # printed and written alike
-    # The sweep's dashboard: a custom-scalars layout at its root, beside the runs' own event files.
+    # The sweep's dashboard (what `make tensorboard TABLE=` writes first): a custom-scalars layout at its
+    # root, beside the runs' own event files; rendering the table writes none.
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    assert not (sweep_dir / "_layout").exists()
+    subprocess.run([sys.executable, "-m", "crelu_repro.dashboard", str(sweep_dir)], cwd=REPO, check=True)
 
     layout = EventAccumulator(str(sweep_dir / "_layout"))
     layout.Reload()

@@ -71,7 +71,7 @@ def load_run(run_dir: str | os.PathLike) -> Run:
         raise ConfigError(
             f"{run_dir} is not a finished run: no readable result.json (train.py writes it last)"
         )
-    ckpt = runio.load_checkpoint(run_dir)
+    ckpt = runio.load_checkpoint(run_dir, require=("model",))
     if ckpt is None:
         raise ConfigError(f"{run_dir} has result.json but no {runio.CHECKPOINT}")
     model = build_variant(result.config["model"], result.config["dataset"]["num_classes"])
@@ -93,8 +93,8 @@ def eval_images(
         dataset["root"] = data_root
     if dataset["name"] == "imagenet":
         return _imagenet_images(dataset, n)
-    from ..data import load_splits  # lazy: pairing needs no data
     from ..data.device_loader import channel_stats
+    from ..datasets import load_splits  # lazy: pairing needs no data
 
     # load_splits applies limit_train and the k-fold split, so the statistics are the run's own.
     splits = load_splits(OmegaConf.create(dataset), OmegaConf.create(run.config["eval"]))

@@ -32,7 +32,7 @@ def test_sigterm_checkpoints_mid_epoch_and_the_rerun_matches(cifar_root, tmp_pat
     assert proc.returncode == 143, stderr[-2000:]
     assert "SIGTERM: checkpointed" in stderr and "Traceback" not in stderr
     state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
-    assert (state["epoch"], state["step"]) != (1, 0), "nothing was saved at the SIGTERM"
+    assert (state["state"]["epoch"], state["state"]["step"]) != (1, 0), "nothing was saved at the SIGTERM"
     assert run_train([*args, f"hydra.run.dir={run_dir}"]).returncode == 0
     a, b = (json.loads((d / "result.json").read_text()) for d in (reference, run_dir))
     assert [h["train_loss"] for h in a["history"]] == [h["train_loss"] for h in b["history"]]
@@ -46,7 +46,7 @@ def test_nan_loss_stops_naming_epoch_and_step_and_keeps_the_last_good_checkpoint
     assert proc.returncode == 3
     assert "NaN/inf at epoch 2, step 2" in proc.stderr and "Traceback" not in proc.stderr
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
-    assert state["epoch"] == 1 and all(
+    assert state["state"]["epoch"] == 1 and all(
         torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point()
     )
     assert not (tmp_path / "result.json").exists()

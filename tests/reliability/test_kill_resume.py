@@ -51,7 +51,7 @@ def test_kill_inside_the_checkpoint_write(reference, cifar_root, tmp_path):
     second = run_train(args, CRELU_FAULT="kill_in_write:checkpoint.pt")
     assert second.returncode == -9
     survivor = torch.load(run_dir / "checkpoint.pt", weights_only=True)  # the previous one, intact
-    assert survivor["epoch"] == epoch_one["epoch"] == 1
+    assert survivor["state"]["epoch"] == epoch_one["state"]["epoch"] == 1
     assert run_train(args).returncode == 0
     assert comparable(run_dir) == comparable(reference)
     np.testing.assert_array_equal(

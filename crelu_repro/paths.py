@@ -1,0 +1,36 @@
+"""Where runs go: the one home of every run-directory pattern (the YAML files reach these through resolvers).
+
+    single run    outputs/<date>/<time>-<uid>_<model label>_<dataset>          (configs/train.yaml)
+    table sweep   <sweep dir>/<model label>/<dataset>/s<seed>_f<fold>            (run_subdir)
+    other sweeps  <sweep dir>/<job number>_<its overrides, made one safe name>   (sweep_subdir)
+
+Every component is made of config values passed through `safe_path_component`, so no value (`../../x`,
+`/abs`, a label with a slash) can move a run outside its sweep directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MAX_COMPONENT = 160  # bytes; file systems allow 255, and a name this long is already unreadable
+
+
+def safe_path_component(value: object) -> str:
+    """One harmless path component: '../../etc' -> '_.._etc' (letters, digits and `_.-+@,=` only, no
+    leading dot, so no '/', no '..' and no hidden name); a long one is cut and keeps a hash of the whole."""
+    text = re.sub(r"[^A-Za-z0-9_.+@,=-]+", "_", str(value)).lstrip(".") or "_"
+    if len(text) > MAX_COMPONENT:
+        digest = hashlib.sha256(str(value).encode()).hexdigest()[:10]
+        text = f"{text[: MAX_COMPONENT - 11]}_{digest}"
+    return text
+
+
+def run_subdir(model_label: str, dataset: str, seed: int, fold: int) -> str:
+    """A table sweep's run: `crelu/cifar10/s0_f3` (what `make figures` and the tables look for)."""
+    return f"{safe_path_component(model_label)}/{safe_path_component(dataset)}/s{int(seed)}_f{int(fold)}"
+
+
+def sweep_subdir(job_num: int, overrides: str) -> str:
+    """Any other sweep's run: `3_model=crelu,optim.lr=0.1`, one component however odd the overrides."""
+    return safe_path_component(f"{int(job_num)}_{overrides}" if overrides else str(int(job_num)))

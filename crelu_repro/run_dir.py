@@ -1,0 +1,189 @@
+"""A run directory and its one owner: skip when complete, the lock, the checkpoint, the outputs.
+
+Only one process trains into a directory: rank 0 holds an OS lock (`flock` on `.lock`) for the whole run,
+which the kernel releases when the process ends however it ends (SIGKILL included), so a crashed owner never
+blocks a rerun. A second process is refused at once, naming the owner's PID; in a sweep that run is reported
+busy and skipped. A finished run (result.json) is never touched again, so skipping it writes nothing: it
+works on a read-only copy too. Everything written here goes through `runio`'s atomic writes.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from . import distributed, faults, runio
+from .config import identity
+from .dashboard import FINAL_METRICS, HPARAMS, Dashboard
+from .errors import ConfigError, CreluError, StorageError
+from .results import EpochRecord, Result, read_result, write_result
+
+log = logging.getLogger("crelu_repro")
+LOCK = ".lock"
+LOG = "train.log"
+
+
+class RunDirBusy(CreluError):
+    """Another live process trains into this directory."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+class RunDir:
+    """Open with `with RunDir(cfg, ctx) as run:`; then `run.finished` (skip), or `run.checkpoint` (resume)."""
+
+    def __init__(self, cfg: DictConfig, ctx: distributed.Dist) -> None:
+        self.cfg, self.ctx = cfg, ctx
+        self.path = Path(distributed.broadcast_object(str(Path(cfg.out_dir).expanduser().resolve()), ctx))
+        self.identity = identity(cfg)
+        self.finished: Result | None = None
+        self.checkpoint: dict | None = None
+        self.board: Dashboard | None = None  # TensorBoard (rank 0 writes)
+        self._lock_fd: int | None = None
+        self._log: logging.Handler | None = None
+
+    def __enter__(self) -> RunDir:
+        outcome = None
+        if self.ctx.is_main:
+            try:
+                outcome = self._claim()
+            except CreluError as err:  # the other ranks must stop too, with the same message
+                outcome = {"error": str(err), "exit_code": err.exit_code}
+        outcome = distributed.broadcast_object(outcome, self.ctx)
+        if outcome.get("error"):
+            self.__exit__(None, None, None)
+            err = CreluError(outcome["error"])
+            err.exit_code = outcome["exit_code"]
+            raise err
+        if outcome.get("finished"):
+            self.finished = read_result(self.path)
+        else:
+            self.checkpoint = runio.load_checkpoint(self.path) if outcome.get("resume") else None
+            resume_step = self.checkpoint["state"]["epoch"] + 1 if self.checkpoint else 0
+            self.board = Dashboard(self.path, self.ctx.is_main, resume_step)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.board is not None:
+            self.board.close()
+        if self._log is not None:
+            logging.getLogger().removeHandler(self._log)
+            self._log.close()
+            self._log = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
+
+    def _claim(self) -> dict:
+        """Rank 0: skip a complete run without writing anything; else take the lock, check the checkpoint."""
+        if self.path.exists() and not self.path.is_dir():
+            raise StorageError(
+                f"{self.path} exists and is a file, not a run directory; choose another hydra.run.dir"
+            )
+        if self._finished_here():
+            return {"finished": True}
+        self._lock()
+        if self._finished_here():  # the previous owner finished while we waited for nothing: skip
+            return {"finished": True}
+        ckpt = runio.load_checkpoint(self.path)
+        if ckpt is not None:
+            runio.check_same_config(self.path, ckpt["identity"], self.identity, "checkpoint")
+        self._record_config()
+        return {"resume": ckpt is not None}
+
+    def _finished_here(self) -> bool:
+        done = read_result(self.path)
+        if done is None:
+            return False
+        runio.check_same_config(self.path, done.identity, self.identity, "finished result")
+        log.info("%s is already complete (test error %.2f%%); nothing to do", self.path, done.test_error)
+        return True
+
+    def _lock(self) -> None:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise StorageError(
+                f"cannot train into {self.path}: {err.strerror or err}. Choose a writable hydra.run.dir "
+                "(or fix the permissions)."
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            owner = os.pread(fd, 200, 0).decode(errors="replace").strip() or "an unknown process"
+            os.close(fd)
+            if err.errno in (errno.EWOULDBLOCK, errno.EACCES):
+                raise RunDirBusy(
+                    f"{self.path} is being trained by {owner}; it has one owner at a time. Wait for it to "
+                    "finish (a rerun then skips or resumes it), or use another hydra.run.dir."
+                ) from None
+            raise StorageError(f"cannot lock {self.path / LOCK}: {err.strerror or err}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        self._lock_fd = fd
+
+    def _record_config(self) -> None:
+        """The resolved config and the overrides beside the run (Hydra's .hydra/ layout, written by us only
+        once the run is ours: Hydra would overwrite another owner's), and this run's log file."""
+        hydra_dir = self.path / ".hydra"
+        hydra_dir.mkdir(exist_ok=True)
+        runio.write_text(hydra_dir / "config.yaml", OmegaConf.to_yaml(self.cfg))
+        overrides = _hydra_overrides()
+        if overrides is not None:
+            runio.write_text(hydra_dir / "overrides.yaml", OmegaConf.to_yaml(OmegaConf.create(overrides)))
+        self._log = logging.FileHandler(self.path / LOG)
+        self._log.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] %(message)s"))
+        logging.getLogger().addHandler(self._log)
+
+    def save_checkpoint(self, state: dict) -> None:
+        """Rank 0 writes `state` atomically; every rank waits for it (a consistent point to stop at)."""
+        if self.ctx.is_main:
+            runio.save_checkpoint(self.path, state)
+        distributed.barrier(self.ctx)
+        faults.after_checkpoint()
+
+    def check_data(self, fingerprint: dict) -> None:
+        """Refuse to resume on different data (moving the same files elsewhere is fine: no paths inside)."""
+        saved = (self.checkpoint or {}).get("data")
+        if saved is not None and saved != fingerprint:
+            raise ConfigError(
+                f"{self.path} was trained on different data, so it will not be resumed on this data:\n"
+                f"  checkpoint: {saved}\n  now:        {fingerprint}\n"
+                f"Point dataset.root at the files it was trained on, or use a new hydra.run.dir."
+            )
+
+    def log_epoch(self, record: EpochRecord, epochs: int) -> None:
+        self.board.epoch(record)
+        test = "-" if record.test_error is None else f"{record.test_error:.2f}%"
+        log.info(
+            "epoch %d/%d  loss %.4f  train err %.2f%%  test err %s  %.0f img/s", record.epoch, epochs,
+            record.train_loss, record.train_error_running, test, record.images_per_s,
+        )  # fmt: skip
+
+    def finish(self, result: Result, scores: torch.Tensor, labels: torch.Tensor) -> None:
+        """Rank 0 writes the test scores, then result.json last (its presence means "complete"), then the
+        hparams summary of TensorBoard."""
+        if self.ctx.is_main:
+            runio.write_npy(self.path / runio.SCORES, scores.numpy().astype(np.float16))
+            runio.write_npy(self.path / runio.LABELS, labels.numpy().astype(np.int64))
+            write_result(self.path, result)
+        flat = {**result.config["optim"], **result.config["trainer"], **result.to_json()}
+        metrics = {k: getattr(result, k) for k in FINAL_METRICS}
+        self.board.hparams({k: flat[k] for k in HPARAMS}, metrics, step=result.epochs)
+
+
+def _hydra_overrides() -> list[str] | None:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+    except ImportError:
+        return None
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else None
