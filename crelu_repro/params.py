@@ -14,7 +14,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .cli_paths import fail, output_dir, write_error
 from .config import dataset_classes
+from .errors import CreluError
 from .models import baseline, build_model, load_variant
 from .paper import parse_count, reported_models
 
@@ -79,12 +81,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     parser.add_argument("--write", metavar="DIR", help="also write DIR/table_params.md and .json")
     args = parser.parse_args(argv)
+    try:  # before the counting: a bad folder fails at once
+        out = output_dir(Path(args.write), "--write") if args.write else None
+    except CreluError as err:
+        return fail(err)
     rows = param_rows()
-    if args.write:
-        out = Path(args.write)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "table_params.md").write_text(markdown(rows))
-        (out / "table_params.json").write_text(json.dumps(rows, indent=1) + "\n")
+    if out:
+        try:
+            (out / "table_params.md").write_text(markdown(rows))
+            (out / "table_params.json").write_text(json.dumps(rows, indent=1) + "\n")
+        except OSError as err:  # after the checks: disk full, permissions
+            return fail(write_error(err, "the parameter table"))
     sys.stdout.write(json.dumps(rows, indent=1) + "\n" if args.json else markdown(rows))
     return 0
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from . import runio
+from .cli_paths import fail, input_dir, output_dir, write_error
+from .errors import CreluError
 from .paper import tables as paper_tables
 from .results import Result, ResultError, results_under
 from .stats import vote_error, welch_difference
@@ -234,13 +236,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="mark the table as a QUICK smoke table")
     args = parser.parse_args(argv)
     sweep_dir = args.sweep_dir or Path("multirun") / args.table
-    if not sweep_dir.exists():
-        print(
-            f"error: no sweep at {sweep_dir}; run `make table-{args.table}` (or pass --sweep-dir)",
-            file=sys.stderr,
+    try:
+        input_dir(
+            sweep_dir, "--sweep-dir", f"run `make table-{args.table}` first, or give the sweep's folder"
         )
-        return 2
-    path = render(args.table, sweep_dir, args.out, args.planned, args.quick)
+        output_dir(args.out, "--out")
+        path = render(args.table, sweep_dir, args.out, args.planned, args.quick)
+    except CreluError as err:
+        return fail(err)
+    except OSError as err:  # after the checks: disk full, permissions
+        return fail(write_error(err, f"the {args.table} table"))
     print(path.read_text())
     return 0
 

@@ -34,17 +34,26 @@ from PIL import Image
 from torchvision.datasets import ImageFolder
 
 from crelu_repro import runio
+from crelu_repro.cli_paths import fail
 from crelu_repro.data import Splits
 from crelu_repro.data.device_loader import channel_stats
 from crelu_repro.data.imagenet import IMAGENET_MEAN, IMAGENET_STD, FileSplit
 from crelu_repro.datasets import load_splits
+from crelu_repro.errors import CreluError, DatasetError
 
 
 def run_cifar(a, dev: torch.device, report: dict) -> None:
     extra = [f"dataset={a.dataset}", f"dataset.root={a.data}", "dataset.download=false",
              f"dataset.limit_train={a.limit_train}"]  # fmt: skip
     cfg = project_cfg(extra)
-    splits = load_splits(cfg.dataset, cfg.eval)  # as train.py: the training split after limits and protocol
+    try:  # as train.py: the training split after limits and protocol
+        splits = load_splits(cfg.dataset, cfg.eval)
+    except DatasetError as err:  # the loader's hint names train.py's dataset.root; here the knob is --data
+        what = str(err).split(". ")[0].rstrip(".")
+        raise DatasetError(
+            f"{what}. Point the benchmark at the folder that holds it: --data DIR or CRELU_DATA=DIR "
+            "(make benchmark ARGS='--data DIR')."
+        ) from err
     mean, std = channel_stats(splits.train.images)
     base = {"dataset": f"{a.dataset} ({len(splits.train.labels):,} train)", "device": dev.type}
     naive = NaiveCifar(splits.train, mean, std)
@@ -93,7 +102,7 @@ def run_imagenet(a, dev: torch.device, report: dict) -> None:
         base = {"dataset": f"synthetic JPEGs ({files:,}, {min(kb):.0f}-{max(kb):.0f} KB)", "device": dev.type}
         sizes, a.batch_sizes = a.batch_sizes, [batch]
         try:
-            extra = ["dataset=imagenet", "sched=cosine", "optim.lr=0.1"]  # configs/experiment/imagenet.yaml
+            extra = ["dataset=imagenet", "sched=cosine", "optim.lr=0.1", f"dataset.num_workers={a.workers}"]
             measure_all(a, dev, report, base, splits, naive_set, a.imagenet_models, extra)
         finally:
             a.batch_sizes = sizes
@@ -187,4 +196,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except CreluError as err:  # the user's to fix (no data where it looked...): one line, no traceback
+        sys.exit(fail(err))

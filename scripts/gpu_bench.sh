@@ -9,9 +9,11 @@
 #
 # Each measurement is its own process under `timeout`: one that fails, hangs or runs out of memory loses
 # only its own rows (rows are written as they finish). No measurement starts unless its expected time fits
-# in BUDGET_S; the first ones are those the targets need. Knobs: BUDGET_S, STEPS, OUT, RESULT, PY, WORKERS,
-# EXTRA (appended to every benchmark.py call: EXTRA="--smoke --imagenet-batch 2" RESULT=/tmp/x.md is a dry
-# run on a CPU).
+# in BUDGET_S; the first ones are those the targets need. Whatever finished is merged at the end; the exit
+# status is non-zero when a measurement failed. Ctrl-C or SIGTERM stops the measurement in flight, merges
+# what finished (its finished rows included) and exits 130 / 143 at once.
+# Knobs: BUDGET_S, STEPS, OUT, RESULT, PY, WORKERS, EXTRA (appended to every benchmark.py call:
+# EXTRA="--smoke --imagenet-batch 2" RESULT=/tmp/x.md is a dry run on a CPU).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 : "${CRELU_DATA:?set CRELU_DATA to the folder that holds cifar-10-batches-py (source .gpu-kit/bootstrap.sh)}"
@@ -23,19 +25,40 @@ STEPS=${STEPS:-200}         # timed steps per training measurement (b512 at 75k 
 WORKERS=${WORKERS:-8}       # the naive DataLoaders' workers (ImageNetLoader's too)
 read -ra EXTRA <<<"${EXTRA:-}"
 rm -rf "$OUT" && mkdir -p "$OUT"
-nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader 2>&1 || true
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader 2>&1
+else
+  echo "no nvidia-smi here (a CPU dry run?)"
+fi
 $PY -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
-parts=()
+parts=()   # the JSON reports written so far
+failed=()  # "NAME (exit N)" of each measurement that did not exit 0
+inflight=  # pid of the measurement's `timeout` while one runs, and its name
+current=
 
-finish() {  # also on Ctrl-C or a kill from outside: whatever finished is merged and shown
-  trap - EXIT INT TERM
+merge() {  # whatever finished is merged and shown; non-zero when the merge itself failed
   if ((${#parts[@]})); then
     $PY scripts/benchmark.py --merge "${parts[@]}" --out "$RESULT" 2>&1 | tail -n 40
   else
     echo "no measurement finished; see $OUT/*.log"
   fi
 }
-trap finish EXIT INT TERM
+
+interrupted() {  # SIGNAL CODE: stop the measurement in flight, merge what finished, exit CODE
+  trap - INT TERM
+  echo "== SIG$1 at ${SECONDS}s: stopping${current:+ $current}; no further measurement starts"
+  if [[ -n $inflight ]]; then
+    kill -TERM "$inflight" 2>/dev/null  # `timeout` passes it to the whole measurement; -k 15 bounds it
+    wait "$inflight"
+    [[ -f $OUT/$current.json ]] && parts+=("$OUT/$current.json")  # the rows it finished
+  fi
+  merge
+  exit "$2"
+}
+# Bash runs a trap only between commands: measurements run in the background and are waited for, so
+# that a signal is handled at once rather than after the measurement in flight.
+trap 'interrupted INT 130' INT
+trap 'interrupted TERM 143' TERM
 
 # measure NAME EXPECTED_S LIMIT_S ARGS...: one scripts/benchmark.py process, killed after LIMIT_S.
 measure() {
@@ -47,13 +70,17 @@ measure() {
   fi
   limit=$((limit < BUDGET_S + 60 - SECONDS ? limit : BUDGET_S + 60 - SECONDS))
   echo "== $name (at ${SECONDS}s, limit ${limit}s)"
-  local start=$SECONDS
+  local start=$SECONDS rc
   timeout -k 15 "$limit" $PY scripts/benchmark.py --data "$CRELU_DATA" --workers "$WORKERS" \
-    --out "$OUT/$name.md" "$@" "${EXTRA[@]}" >"$OUT/$name.log" 2>&1
-  local rc=$?
+    --out "$OUT/$name.md" "$@" "${EXTRA[@]}" >"$OUT/$name.log" 2>&1 &
+  inflight=$! current=$name
+  wait "$inflight"
+  rc=$?
+  inflight= current=
   grep -E "^   kind=" "$OUT/$name.log" | sed -E 's/, (dataset|device|batches|rounds)=[^,]*//g' || true
   ((rc == 0)) || echo "   exit $rc after $((SECONDS - start))s$( ((rc == 124 || rc == 137)) && echo ' (timed out)'):" \
     "$(grep -vE '^(->|   kind=)' "$OUT/$name.log" | tail -n 2 | tr '\n' ' ' | cut -c1-300)"
+  ((rc == 0)) || failed+=("$name (exit $rc)")
   [[ -f $OUT/$name.json ]] && parts+=("$OUT/$name.json")
 }
 
@@ -72,3 +99,9 @@ measure b128-default 100 240 "${TRAIN[@]}" --batch-sizes 128 --compile default -
 measure imagenet-compiled 120 240 --no-cifar --imagenet --no-pipeline --compile default --steps 100 \
   --warmup 10 --naive-steps 30
 echo "== measurements done in ${SECONDS}s; logs in $OUT/"
+trap - INT TERM
+merge || failed+=("merge")
+if ((${#failed[@]})); then
+  echo "== failed: ${failed[*]}; see $OUT/<name>.log"
+  exit 1
+fi

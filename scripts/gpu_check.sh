@@ -5,19 +5,56 @@
 #
 # On a GPU machine without network, from the repo root (see README "GPU check"):
 #   source .gpu-kit/bootstrap.sh && bash scripts/gpu_check.sh
-set -euo pipefail
+#
+# Each run's whole output goes to $OUT/<model>_s<seed>.log; a failed run's last lines are shown at once, and
+# the summary at the end names every run that failed or left no result.json. Exit 0 only when all finished.
+# Knobs: OUT, EPOCHS, MODELS, SEEDS, EXTRA (overrides added to every run), RESULT (the markdown), PY, TAIL.
+# A CPU rehearsal that leaves results/ alone:
+#   EPOCHS=1 OUT=/tmp/gpu_check RESULT=/tmp/gpu_check.md \
+#     EXTRA="trainer.device=cpu dataset.limit_train=256 dataset.limit_test=128" bash scripts/gpu_check.sh
+set -uo pipefail # not -e: a failed run is recorded and the others still run
 cd "$(dirname "$0")/.."
 : "${CRELU_DATA:?set CRELU_DATA to the folder that holds cifar-10-batches-py}"
+PY=${PY:-python3}
 OUT=${OUT:-outputs/gpu_check}
 EPOCHS=${EPOCHS:-40}
-EXTRA=${EXTRA:-}   # e.g. EXTRA="trainer.compile=true"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-for model in relu crelu; do
-  for seed in 0 1; do
-    python3 train.py model=$model seed=$seed trainer.epochs=$EPOCHS trainer.batch_size=128 \
-      dataset.root="$CRELU_DATA" dataset.download=false trainer.progress=false $EXTRA \
-      hydra.run.dir="$OUT/${model}_s${seed}" 2>&1 | grep -E "epoch ($EPOCHS)/|done:|error" || true
+MODELS=${MODELS:-relu crelu}
+SEEDS=${SEEDS:-0 1}
+RESULT=${RESULT:-results/gpu_check.md}
+TAIL=${TAIL:-20} # lines of a failed run's log shown
+read -ra EXTRA <<<"${EXTRA:-}" # e.g. EXTRA="trainer.compile=true"
+mkdir -p "$OUT"
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1
+else
+  echo "no nvidia-smi here (a CPU rehearsal?)"
+fi
+bad=() # "<run>: <why> (log: <file>)" for each run that failed or left no result.json
+for model in $MODELS; do
+  for seed in $SEEDS; do
+    run="${model}_s${seed}"
+    log="$OUT/$run.log"
+    echo "== $run"
+    # The full output goes to the log; the terminal gets the last epoch and the end of the run.
+    "$PY" train.py model="$model" seed="$seed" trainer.epochs="$EPOCHS" trainer.batch_size=128 \
+      dataset.root="$CRELU_DATA" dataset.download=false trainer.progress=false "${EXTRA[@]}" \
+      hydra.run.dir="$OUT/$run" 2>&1 | tee "$log" | grep --line-buffered -E "epoch ($EPOCHS)/|done:|error"
+    rc=${PIPESTATUS[0]}
+    if ((rc != 0)); then
+      echo "   FAILED with exit $rc; the last $TAIL lines of $log:"
+      tail -n "$TAIL" "$log" | sed 's/^/   | /'
+      bad+=("$run: exit $rc (log: $log)")
+    elif [[ ! -f $OUT/$run/result.json ]]; then
+      bad+=("$run: exit 0 but no result.json (log: $log)")
+    fi
   done
 done
-python3 scripts/summarize_runs.py "$OUT" --out results/gpu_check.md \
-  --title "GPU check: ConvPool-CNN-C on the shared CIFAR-10 subset, $EPOCHS epochs, batch 128"
+"$PY" scripts/summarize_runs.py "$OUT" --out "$RESULT" \
+  --title "GPU check: ConvPool-CNN-C on the shared CIFAR-10 subset, $EPOCHS epochs, batch 128" ||
+  bad+=("summary: scripts/summarize_runs.py failed, $RESULT not written")
+if ((${#bad[@]})); then
+  echo "== ${#bad[@]} problem(s); rerun the same command to retry (finished runs are skipped):"
+  printf '   %s\n' "${bad[@]}"
+  exit 1
+fi
+echo "== every run finished; logs in $OUT/, table in $RESULT"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -20,8 +21,15 @@ from imagenet_fixture import write_imagenet  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 SHARED_CIFAR10 = REPO.parent / "shared" / "data" / "cifar10-subset"
 
-# The smallest honest run: real model, real loop, a few batches.
-TINY = ["trainer.epochs=1", "trainer.batch_size=32", "trainer.eval_batch_size=64", "model=crelu_half"]
+# The smallest honest run: real model, real loop, a few batches. The model stays last: sweeps drop it
+# (TINY[:-1]) to name their own.
+TINY = [
+    "trainer.device=cpu",
+    "trainer.epochs=1",
+    "trainer.batch_size=32",
+    "trainer.eval_batch_size=64",
+    "model=crelu_half",
+]
 
 
 @pytest.fixture(scope="session")
@@ -34,9 +42,43 @@ def cifar_root(tmp_path_factory) -> Path:
 
 
 def train_env(**extra: str) -> dict:
+    """The environment of every process a test starts. The suite must run the same on a machine with a GPU:
+    every command line that trains names its device (`trainer.device=cpu`, `--device cpu`; checked by
+    `device_pinned` below), which says what the test means, and the GPU is hidden as well, so that a
+    `trainer.device=auto` default or a helper process cannot reach CUDA (NCCL, a second device) either."""
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **extra})
+    env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": "", **extra})
     return env
+
+
+def unpinned_device(cmd: object) -> str | None:
+    """What is wrong with a command line that trains without naming its device (None when fine): train.py
+    needs `trainer.device=...`, scripts/benchmark.py `--device ...`."""
+    if isinstance(cmd, str):
+        args = shlex.split(cmd)
+    else:
+        args = [str(a) for a in cmd] if isinstance(cmd, list | tuple) else [str(cmd)]
+    names = [Path(a).name for a in args]
+    if "train.py" in names and not any(a.startswith("trainer.device=") for a in args):
+        return "train.py without trainer.device=... (add trainer.device=cpu, as TINY does)"
+    if "benchmark.py" in names and not any(a == "--device" or a.startswith("--device=") for a in args):
+        return "scripts/benchmark.py without --device (add --device cpu)"
+    return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def device_pinned():
+    """Fails any test that starts a training process without naming its device (see train_env)."""
+    real_init = subprocess.Popen.__init__
+
+    def init(self, args, *rest, **kw):
+        if problem := unpinned_device(args):
+            pytest.fail(f"a test started {problem}; tests pin the device so they run the same on a GPU")
+        real_init(self, args, *rest, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(subprocess.Popen, "__init__", init)
+        yield
 
 
 def run_train(args: list[str], timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
@@ -123,6 +165,7 @@ IMAGENET_ARGS = [
     "dataset.image_size=112",  # a small crop keeps All-CNN-B fast on a CPU (its global pool takes any size)
     "dataset.resize=128",
     "dataset.num_workers=1",
+    "trainer.device=cpu",
 ]
 
 

@@ -13,7 +13,7 @@ from conftest import REPO, render_table, train_env
 
 from crelu_repro.stats import vote_error
 
-QUICK = ["trainer.epochs=1", "trainer.batch_size=32", "trainer.eval_batch_size=64"]
+QUICK = ["trainer.device=cpu", "trainer.epochs=1", "trainer.batch_size=32", "trainer.eval_batch_size=64"]
 
 
 def sweep(args: list[str]) -> subprocess.CompletedProcess:

@@ -23,7 +23,8 @@ from conftest import IMAGENET_WNIDS as WNIDS
     ],
 )
 def test_bad_command_lines_give_one_clear_message(args, expected, tmp_path):
-    proc = run_train([*args, f"hydra.run.dir={tmp_path}", "dataset.download=false"], timeout=120)
+    device = [] if any(a.startswith("trainer.device=") for a in args) else ["trainer.device=cpu"]
+    proc = run_train([*device, *args, f"hydra.run.dir={tmp_path}", "dataset.download=false"], timeout=120)
     assert proc.returncode != 0
     assert expected in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout

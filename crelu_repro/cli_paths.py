@@ -1,0 +1,48 @@
+"""Folders named on a command line (`--out`, `--write`, `--sweep-dir`): checked before any work, so a file
+in the way or a folder that cannot be made is one message that says what to do, not a traceback."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .errors import CreluError, StorageError
+
+
+def output_dir(path: Path, option: str) -> Path:
+    """`path` as a folder to write into, created with its parents when missing."""
+    blocker = next((p for p in (path, *path.parents) if p.exists()), None)  # the nearest that exists
+    if blocker is not None and not blocker.is_dir():
+        where = f"{path} is a file" if blocker == path else f"{path} cannot be created: {blocker} is a file"
+        raise CreluError(f"{option} {where}; give a folder to write into (it is created if missing).")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # no permission, a read-only disk
+        raise StorageError(
+            f"cannot create the {option} folder {path} ({err.strerror}); give another."
+        ) from err
+    return path
+
+
+def input_dir(path: Path, option: str, hint: str) -> Path:
+    """`path` as an existing folder to read; `hint` says where one comes from."""
+    if not path.exists():
+        raise CreluError(f"{option} {path} does not exist; {hint}.")
+    if not path.is_dir():
+        raise CreluError(f"{option} {path} is a file, not a folder; {hint}.")
+    return path
+
+
+def write_error(err: OSError, what: str) -> StorageError:
+    """A write that failed after the checks (disk full, permissions) as the user's to fix."""
+    where = f" ({err.filename})" if err.filename else ""
+    why = err.strerror or str(err)
+    return StorageError(
+        f"could not write {what}{where}: {why}; free some space or fix permissions, and rerun."
+    )
+
+
+def fail(err: CreluError) -> int:
+    """The user's to fix: the message alone on stderr (no traceback); returns the exit code."""
+    print(f"error: {err}", file=sys.stderr)
+    return err.exit_code

@@ -1,0 +1,75 @@
+"""params and tables: a file where a folder belongs is one message, not a traceback."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, train_env
+
+from crelu_repro import params, tables
+
+
+def cli(module: str, *args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", f"crelu_repro.{module}", *args]
+    return subprocess.run(cmd, cwd=REPO, env=train_env(), capture_output=True, text=True, timeout=120)
+
+
+def one_line_error(proc: subprocess.CompletedProcess, *named: str) -> None:
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
+    assert all(n in lines[0] for n in named), lines[0]
+
+
+@pytest.fixture
+def places(tmp_path) -> dict[str, Path]:
+    (tmp_path / "a_file").write_text("keep me\n")
+    (tmp_path / "sweep").mkdir()
+    return {"file": tmp_path / "a_file", "sweep": tmp_path / "sweep"}
+
+
+@pytest.mark.parametrize(
+    "module, args, named",
+    [
+        ("params", ["--write", "{file}"], ["--write", "is a file"]),
+        ("params", ["--write", "{file}/sub"], ["--write", "cannot be created", "is a file"]),
+        (
+            "tables",
+            ["convpool", "--sweep-dir", "{file}"],
+            ["--sweep-dir", "is a file", "make table-convpool"],
+        ),
+        ("tables", ["convpool", "--sweep-dir", "{sweep}", "--out", "{file}"], ["--out", "is a file"]),
+        (
+            "tables",
+            ["convpool", "--sweep-dir", "{sweep}", "--out", "{file}/x"],
+            ["--out", "cannot be created"],
+        ),
+    ],
+)
+def test_a_file_where_a_folder_belongs_is_one_clear_message(module, args, named, places):
+    proc = cli(module, *[a.format(**places) for a in args])
+    one_line_error(proc, str(places["file"]), *named)
+    assert places["file"].read_text() == "keep me\n"
+    assert sorted(p.name for p in places["sweep"].iterdir()) == []  # nothing written into the sweep either
+
+
+def test_a_missing_sweep_names_the_make_target(tmp_path):  # already one line on fe9da43: it stays so
+    one_line_error(cli("tables", "vgg", "--sweep-dir", str(tmp_path / "none")), "make table-vgg")
+
+
+def test_a_write_that_fails_after_the_checks_is_a_storage_error(places, monkeypatch, capsys):
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device", "table_params.md")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    assert params.main(["--write", str(places["sweep"] / "out")]) == 4
+    assert capsys.readouterr().err == (
+        "error: could not write the parameter table (table_params.md): No space left on device; "
+        "free some space or fix permissions, and rerun.\n"
+    )
+    assert tables.main(["convpool", "--sweep-dir", str(places["sweep"]), "--out", str(places["sweep"])]) == 4
+    assert capsys.readouterr().err.startswith("error: could not write the convpool table")
