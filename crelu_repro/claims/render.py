@@ -122,8 +122,9 @@ def _comparison(k: Check) -> str:
 def _n(k: Check) -> str:
     if k.verdict == "not run" or (k.effect is None and not k.n_left):
         return "–"
-    right = "fixed" if k.n_right is None else str(k.n_right)
-    return f"{k.n_left} / {right} {k.unit}"
+    if k.n_right is None:
+        return f"{k.n_left} {k.unit} vs a fixed number"
+    return f"{k.n_left} / {k.n_right} {k.unit}"
 
 
 def _verdict(k: Check) -> str:
