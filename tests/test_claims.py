@@ -121,78 +121,64 @@ def test_claims_combine_their_checks_per_dataset_and_overall(convpool):
     )
 
 
-def test_discussion_figures_give_verdicts_by_their_stated_rules(tmp_path):
+@pytest.fixture
+def discussion(tmp_path):
+    """Figure JSON with known numbers (pairing and reconstruction on imagenet, invariance on cifar10, a
+    reconstruction through max-pooling on cifar10) and the placement runs; the checks by id."""
     figures, sweeps = tmp_path / "figures", tmp_path / "multirun"
     gauss = spread(-0.30, 384, 0.05)
-    write_figure(
-        figures,
-        "imagenet",
-        "pairing",
-        {
-            "allcnnb_relu": {"conv1": {"mu": spread(-0.60, 96, 0.05), "gauss_mu": gauss}},
-            "allcnnb_crelu_conv1_7": {"conv1": {"mu": spread(-0.31, 96, 0.05), "gauss_mu": gauss}},
-        },
-    )
+    write_figure(figures, "imagenet", "pairing", {
+        "allcnnb_relu": {"conv1": {"mu": spread(-0.60, 96, 0.05), "gauss_mu": gauss}},
+        "allcnnb_crelu_conv1_7": {"conv1": {"mu": spread(-0.31, 96, 0.05), "gauss_mu": gauss}},
+    })  # fmt: skip
     scores = {k: spread(10, 50, 5) for k in ("translation", "rotation", "scale")}
     higher = {k: spread(20, 50, 5) for k in scores}
     lower = {k: [None, *spread(5, 49, 4)] for k in scores}  # a unit without enough events is left out
-    write_figure(
-        figures,
-        "cifar10",
-        "invariance",
-        {
-            "relu": {f"conv{i}": {"unit_scores": scores} for i in (1, 2, 3)},
-            "crelu": {
-                "conv1": {"unit_scores": higher},
-                "conv2": {"unit_scores": scores},
-                "conv3": {"unit_scores": lower},
-            },
-        },
-    )
-    write_figure(
-        figures,
-        "imagenet",
-        "reconstruction",
-        {
-            "allcnnb_crelu_conv1_4": {
-                "conv1": {"exact": True, "rel_error": [1e-7, 2e-7, 1.5e-7, 1.2e-7]},
-                "conv2": {"exact": True, "rel_error": [0.6, 0.7, 0.65, 0.62]},
-            }
-        },
-    )
-    write_figure(
-        figures,
-        "cifar10",
-        "reconstruction",
-        {
-            "crelu": {
-                "conv3": {"exact": False, "rel_error": [0.2, 0.3, 0.25, 0.22]},
-            }
-        },
-    )
+    write_figure(figures, "cifar10", "invariance", {
+        "relu": {f"conv{i}": {"unit_scores": scores} for i in (1, 2, 3)},
+        "crelu": {"conv1": {"unit_scores": higher}, "conv2": {"unit_scores": scores},
+                  "conv3": {"unit_scores": lower}},
+    })  # fmt: skip
+    write_figure(figures, "imagenet", "reconstruction", {"allcnnb_crelu_conv1_4": {
+        "conv1": {"exact": True, "rel_error": [1e-7, 2e-7, 1.5e-7, 1.2e-7]},
+        "conv2": {"exact": True, "rel_error": [0.6, 0.7, 0.65, 0.62]},
+    }})  # fmt: skip
+    write_figure(figures, "cifar10", "reconstruction", {"crelu": {
+        "conv3": {"exact": False, "rel_error": [0.2, 0.3, 0.25, 0.22]},
+    }})  # fmt: skip
     write_runs(sweeps, "placement", "relu+crelu@conv1", "cifar10", [9.0, 9.05, 9.1])
     write_runs(sweeps, "placement", "crelu", "cifar10", [9.0, 9.05, 9.1])
     found = assess(load_claims()[0], Sweeps(sweeps, True), Figures(figures, True))
-    checks = {c.id: c for a in found for c in a.checks}
-    relu = checks["pairing_relu:imagenet:pairing_mu_conv1:relu<gaussian"]  # ids name the claims file's roles
+    return {c.id: c for a in found for c in a.checks}
+
+
+def test_pairing_compares_filters_with_their_gaussian_baseline(discussion):
+    relu = discussion["pairing_relu:imagenet:pairing_mu_conv1:relu<gaussian"]  # ids name the file's roles
     assert (relu.left, relu.right) == ("allcnnb_relu", "gaussian")  # left and right, the models
     assert relu.verdict == "reproduced" and (relu.n_left, relu.n_right, relu.unit) == (96, 384, "filters")
-    crelu = checks["pairing_crelu:imagenet:pairing_mu_conv1:crelu>gaussian"]
+    crelu = discussion["pairing_crelu:imagenet:pairing_mu_conv1:crelu>gaussian"]
     assert crelu.verdict == "reproduced" and crelu.effect == pytest.approx(-0.01, abs=1e-6)  # within 0.05
-    unseen = checks["pairing_relu:cifar10:pairing_mu_conv1:relu<gaussian"]
+    unseen = discussion["pairing_relu:cifar10:pairing_mu_conv1:relu<gaussian"]
     assert unseen.verdict == "not run" and unseen.make == "make table-convpool QUICK=1; make figures QUICK=1"
-    verdicts = [checks[f"invariance:cifar10:invariance_conv{i}:crelu>relu"].verdict for i in (1, 2, 3, 4)]
+
+
+def test_invariance_per_layer_and_the_placement_it_suggests(discussion):
+    verdicts = [discussion[f"invariance:cifar10:invariance_conv{i}:crelu>relu"].verdict for i in (1, 2, 3, 4)]
     assert verdicts == ["reproduced", "inconclusive", "contradicted", "inconclusive"]  # conv4: absent
-    assert checks["invariance:cifar10:invariance_conv1:crelu>relu"].n_left == 10  # the top 20% of 50 units
-    recon = [checks[f"reconstruction:imagenet:recon_error_conv{i}:invert<threshold"] for i in (1, 2)]
-    assert [r.verdict for r in recon] == ["reproduced", "contradicted"] and recon[0].reference == 0.5
-    through_pool = checks["reconstruction:cifar10:recon_error_conv3:invert<threshold"]
-    assert through_pool.verdict == "reproduced" and not through_pool.counts
-    placed = checks["invariance_placement:cifar10:test_error:suggested<crelu"]
+    assert discussion["invariance:cifar10:invariance_conv1:crelu>relu"].n_left == 10  # top 20% of 50 units
+    placed = discussion["invariance_placement:cifar10:test_error:suggested<crelu"]
     assert placed.left == "relu+crelu@conv1" and placed.n_left == 3
     assert placed.verdict == "reproduced" and placed.why.startswith(
         "suggested relu+crelu@conv1: CReLU's invariance is above ReLU's up to conv1"
     )
+
+
+def test_reconstruction_below_the_threshold_counts_only_in_the_papers_setting(discussion):
+    recon = [discussion[f"reconstruction:imagenet:recon_error_conv{i}:invert<threshold"] for i in (1, 2)]
+    assert [r.verdict for r in recon] == ["reproduced", "contradicted"] and recon[0].reference == 0.5
+    assert recon[0].left == "allcnnb_crelu_conv1_4" and recon[0].n_right is None
+    through_pool = discussion["reconstruction:cifar10:recon_error_conv3:invert<threshold"]
+    assert through_pool.verdict == "reproduced" and not through_pool.counts
 
 
 def test_figure_json_from_an_older_or_foreign_writer_is_named_not_fatal(tmp_path):
