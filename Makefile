@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
 .PHONY: help install test test-slow lint train tensorboard benchmark tables table-convpool table-vgg table-imagenet \
-	table-regularization table-params figures clean
+	table-regularization table-params figures claims clean
 
 # QUICK=1 shrinks every table's sweep to a CPU smoke run (data subset, 1 epoch, 2 models per row) written
 # to multirun/quick/ and results/quick/: same columns, numbers not comparable with the paper's.
@@ -79,6 +79,9 @@ table-params: $(STAMP)  ## results/table_params.md (+ .json): parameter counts, 
 
 figures: $(STAMP)  ## the discussion figures from the tables' runs: results/figures/<set>/ (QUICK=1: the quick runs)
 	$(PY) scripts/figures.py $(if $(QUICK),--quick) $(ARGS)
+
+claims: $(STAMP)  ## the paper's claims checked against the runs and figures: results/claims.md (+ .json, figures/)
+	$(PY) -m crelu_repro.claims --sweeps $(SWEEPS) --out $(TABLES_OUT) $(if $(QUICK),--quick) $(ARGS)
 
 clean:  ## remove caches (keeps .venv, outputs/ and results/)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

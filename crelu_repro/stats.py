@@ -46,7 +46,7 @@ class Difference:
     high: float | None
     df: float | None
     n_a: int
-    n_b: int
+    n_b: int  # 0 for a fixed reference (reference_difference)
     why_no_interval: str | None = None
 
     @property
@@ -73,6 +73,25 @@ def welch_difference(a: list[float], b: list[float], confidence: float = 0.95) -
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     half = t_quantile(0.5 + confidence / 2, df) * se
     return Difference(delta, delta - half, delta + half, float(df), len(a), len(b))
+
+
+def reference_difference(a: list[float], reference: float, confidence: float = 0.95) -> Difference | None:
+    """mean(a) - reference, for a fixed number (a quoted result, a threshold), with a one-sample t interval.
+
+    This is Welch's interval with no spread on the reference's side (df = n - 1). None when `a` is empty;
+    no interval from fewer than 2 values or zero spread, for the reasons `welch_difference` gives.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    if len(a) == 0:
+        return None
+    delta = float(a.mean() - reference)
+    if len(a) < 2:
+        return Difference(delta, None, None, None, len(a), 0, "fewer than 2 values")
+    se = math.sqrt(a.var(ddof=1) / len(a))
+    if se == 0:
+        return Difference(delta, None, None, None, len(a), 0, "zero spread")
+    half = t_quantile(0.5 + confidence / 2, len(a) - 1) * se
+    return Difference(delta, delta - half, delta + half, float(len(a) - 1), len(a), 0)
 
 
 def _t_cdf(t: float, df: float) -> float:

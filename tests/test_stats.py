@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from crelu_repro.stats import error_rate, t_quantile, vote, vote_error, welch_difference
+from crelu_repro.stats import error_rate, reference_difference, t_quantile, vote, vote_error, welch_difference
 
 
 def test_vote_is_the_plurality_of_top1():
@@ -61,3 +61,16 @@ def test_no_interval_and_never_significant_without_spread_or_runs(a, b, why):
     assert d.delta == pytest.approx(np.mean(a) - np.mean(b))
     assert d.low is None and d.high is None and d.interval is None and not d.significant
     assert why in d.why_no_interval and (d.n_a, d.n_b) == (len(a), len(b))
+
+
+def test_reference_difference_is_a_one_sample_t_interval():
+    # Against a fixed number (a quoted result, a threshold): mean - reference, t with n - 1 df.
+    a = [6.2, 6.5, 6.4, 6.3]
+    d = reference_difference(a, 6.05)
+    half = t_quantile(0.975, 3) * np.std(a, ddof=1) / 2
+    assert d.delta == pytest.approx(np.mean(a) - 6.05) and d.df == 3 and (d.n_a, d.n_b) == (4, 0)
+    assert (d.low, d.high) == (pytest.approx(d.delta - half), pytest.approx(d.delta + half))
+    assert d.significant and d.low > 0
+    assert reference_difference([6.0], 6.05).why_no_interval == "fewer than 2 values"
+    assert reference_difference([6.0, 6.0], 6.05).interval is None
+    assert reference_difference([], 6.05) is None

@@ -39,6 +39,7 @@ class Transform:
 
 
 KINDS = ("translation", "rotation", "scale")
+TOP_FRAC = 0.2  # a layer's score is the mean of its top 20% units (Goodfellow et al.)
 DEFAULT_TRANSFORMS: tuple[Transform, ...] = (
     *(Transform("translation", (d, 0)) for d in (-2, -1, 1, 2)),
     *(Transform("translation", (0, d)) for d in (-2, -1, 1, 2)),
@@ -85,7 +86,7 @@ def invariance_scores(
     transforms: tuple[Transform, ...] = DEFAULT_TRANSFORMS,
     pool: int = 200,
     rate: float = 0.01,
-    top_frac: float = 0.2,
+    top_frac: float = TOP_FRAC,
     window: float = 0.5,
     min_events: int = 10,  # fewer events make L too noisy (and the top-20% mean picks the noise)
     batch_size: int = 100,

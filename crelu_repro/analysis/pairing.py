@@ -88,6 +88,7 @@ def layer_pairing(run: Run, draws: int = 4, seed: int = 0) -> dict[str, dict]:
             "hist": _hist(mu_ok),
             "gauss_hist": _hist(ref),
             "mu": [round(float(v), 4) for v in mu],
+            "gauss_mu": [round(float(v), 4) for v in ref],  # the baseline's samples: intervals need them
         }
     return out
 

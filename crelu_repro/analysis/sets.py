@@ -1,0 +1,29 @@
+"""The discussion figures' sets: which table runs each figure compares (`make figures`, `make claims`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class FigureSet:
+    sweep: str  # the table's experiment, i.e. its sweep folder under multirun/
+    dataset: str
+    compare: tuple[str, str]  # (ReLU model, CReLU model): the pairing and invariance figures
+    invert: str  # a model with CReLU up to conv4: the reconstruction figure
+
+    def run_dir(self, sweeps: Path, model: str) -> Path:
+        return sweeps / self.sweep / model / self.dataset / "s0_f0"  # the sweep's subdir pattern
+
+
+FIGURE_SETS = {
+    # paper: CIFAR-10 invariance panel (a); ConvPool-CNN-C has max-pooling, so its reconstruction goes
+    # through pool1 with switches (our extension, marked approximate in the figure).
+    "cifar10": FigureSet("convpool", "cifar10", ("relu", "crelu"), "crelu"),
+    # paper: pairing on an AlexNet-like conv1 (All-CNN-B's is the same 11x11x3 x 96), ImageNet invariance
+    # panel (b), and reconstruction "for a model without max-pooling" from conv1..conv4: CReLU (conv1-4).
+    "imagenet": FigureSet(
+        "imagenet", "imagenet", ("allcnnb_relu", "allcnnb_crelu_conv1_7"), "allcnnb_crelu_conv1_4"
+    ),
+}

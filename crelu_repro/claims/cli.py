@@ -1,0 +1,79 @@
+"""`python -m crelu_repro.claims [--sweeps multirun] [--out results] [--quick]` (what `make claims` runs).
+
+Reads every finished run of the tables' sweeps and every discussion figure's JSON that exists, and writes
+<out>/claims.md, <out>/claims.json, <out>/figures/tables/<table>.png, <out>/figures/claims.png, and the same
+figures with the report to TensorBoard under <sweeps>/claims/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .. import runio
+from ..errors import CreluError
+from ..tables import TABLES
+from .assess import assess
+from .checks import Sweeps
+from .discussion import Figures
+from .plots import forest_figure, save, table_figure, to_tensorboard
+from .render import markdown, write_json
+from .spec import CLAIMS_YAML, load_claims
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m crelu_repro.claims", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sweeps", type=Path, help="the tables' sweep root (default multirun, --quick: multirun/quick)"
+    )
+    parser.add_argument("--out", type=Path, help="where to write (default results, --quick: results/quick)")
+    parser.add_argument(
+        "--figures", type=Path, help="where `make figures` wrote its sets (default <out>/figures)"
+    )
+    parser.add_argument(
+        "--claims", type=Path, default=CLAIMS_YAML, help="the claims file (default: the paper's)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="the QUICK=1 sweeps: say the verdicts mean nothing"
+    )
+    parser.add_argument("--no-tb", action="store_true", help="do not write the TensorBoard events")
+    args = parser.parse_args(argv)
+    args.sweeps = args.sweeps or Path("multirun/quick" if args.quick else "multirun")
+    args.out = args.out or Path("results/quick" if args.quick else "results")
+    args.figures = args.figures or args.out / "figures"
+    return args
+
+
+def run(args: argparse.Namespace) -> list[Path]:
+    """Assess every claim and write the report, the JSON and the figures; return the files written."""
+    claims, unchecked = load_claims(args.claims)
+    sweeps = Sweeps(args.sweeps, args.quick)
+    assessments = assess(claims, sweeps, Figures(args.figures, args.quick))
+    args.out.mkdir(parents=True, exist_ok=True)
+    sources = {"sweeps": args.sweeps, "figures": args.figures}
+    report = markdown(assessments, unchecked, sources, args.quick)
+    md, js, figures_dir = args.out / "claims.md", args.out / "claims.json", args.out / "figures"
+    runio.atomic_write(md, lambda f: f.write(report.encode()))
+    write_json(js, assessments)
+    pngs = {
+        f"table_{name}": save(table_figure(name, sweeps, args.quick), figures_dir / "tables" / f"{name}.png")
+        for name in TABLES
+    }
+    pngs["forest"] = save(forest_figure(assessments, args.quick), figures_dir / "claims.png")
+    if not args.no_tb:
+        to_tensorboard(args.sweeps / "claims", pngs, report)
+    for a in assessments:
+        print(f"{a.verdict:>12}  {a.claim.id}: {a.claim.quote}")
+    return [md, js, *pngs.values()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    try:
+        written = run(args)
+    except CreluError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print("claims: wrote " + ", ".join(str(p) for p in written))
+    return 0
