@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
 .PHONY: help install test test-slow lint train tensorboard benchmark tables table-convpool table-vgg table-imagenet \
-	table-regularization table-params figures claims clean
+	table-regularization table-placement table-params figures claims clean
 
 # QUICK=1 shrinks every table's sweep to a CPU smoke run (data subset, 1 epoch, 2 models per row) written
 # to multirun/quick/ and results/quick/: same columns, numbers not comparable with the paper's.
@@ -15,18 +15,17 @@ QUICK_DATA := dataset.limit_train=500 dataset.limit_test=500 trainer.epochs=1 tr
 SWEEPS := $(if $(QUICK),multirun/quick,multirun)
 TABLES_OUT := $(if $(QUICK),results/quick,results)
 
-QUICK_convpool := eval.fold=0,1 eval.models=2
-QUICK_vgg := eval.fold=0,1 eval.models=2
-QUICK_regularization := seed=0,1 eval.models=2
+# QUICK: 2 models per row (each experiment's sweep reads eval.models); ImageNet also at a smaller size.
+QUICK_MODELS := eval.models=2
 QUICK_imagenet := dataset.image_size=112 dataset.resize=128
 
-# $(1) table, $(2) models per row (QUICK: 2; its overrides are QUICK_<table>). The table is rendered even when some runs failed
-# (they are listed in it); make then exits with the sweep's status.
+# $(1) table. The table is rendered even when some runs failed (they are listed in it); make then exits with
+# the sweep's status. Its rows and models per row come from configs/experiment/$(1).yaml.
 define sweep_and_render
-	$(PY) train.py -m experiment=$(1) hydra.sweep.dir=$(SWEEPS)/$(1) $(if $(QUICK),$(QUICK_DATA) $(QUICK_$(1))) $(ARGS); \
+	$(PY) train.py -m experiment=$(1) hydra.sweep.dir=$(SWEEPS)/$(1) \
+		$(if $(QUICK),$(QUICK_DATA) $(QUICK_MODELS) $(QUICK_$(1))) $(ARGS); \
 	status=$$?; \
-	$(PY) -m crelu_repro.tables $(1) --sweep-dir $(SWEEPS)/$(1) --out $(TABLES_OUT) \
-		--planned $(if $(QUICK),2,$(2)) $(if $(QUICK),--quick); \
+	$(PY) -m crelu_repro.tables $(1) --sweep-dir $(SWEEPS)/$(1) --out $(TABLES_OUT) $(if $(QUICK),--quick); \
 	exit $$status
 endef
 
@@ -55,6 +54,7 @@ train: $(STAMP)  ## train the default model (crelu) on CIFAR-10 under CRELU_DATA
 	$(PY) train.py $(ARGS)
 
 tensorboard: $(STAMP)  ## dashboards on localhost:6006: runs under outputs/, or a table's sweep with TABLE=<table>
+	$(if $(TABLE),$(PY) -m crelu_repro.dashboard $(SWEEPS)/$(TABLE) --title "$(TABLE)")
 	$(VENV)/bin/tensorboard --logdir $(if $(TABLE),$(SWEEPS)/$(TABLE),outputs) --host 127.0.0.1 --port 6006
 
 benchmark: $(STAMP)  ## training img/s, the trainer's loop vs a naive DataLoader loop: results/benchmarks.md; ARGS="..."
@@ -63,16 +63,19 @@ benchmark: $(STAMP)  ## training img/s, the trainer's loop vs a naive DataLoader
 tables: table-params table-convpool table-vgg table-regularization table-imagenet  ## every paper table
 
 table-convpool: $(STAMP)  ## ConvPool-CNN-C x CIFAR-10/100, 10 folds: results/convpool.md (+ .json)
-	$(call sweep_and_render,convpool,10)
+	$(call sweep_and_render,convpool)
 
 table-vgg: $(STAMP)  ## VGG-style x CIFAR-10/100, 10 folds: results/vgg.md (+ .json)
-	$(call sweep_and_render,vgg,10)
+	$(call sweep_and_render,vgg)
 
 table-regularization: $(STAMP)  ## train vs test error, relu vs crelu: results/regularization.md (+ .json)
-	$(call sweep_and_render,regularization,3)
+	$(call sweep_and_render,regularization)
 
 table-imagenet: $(STAMP)  ## All-CNN-B x ImageNet, top-1/5, 10-patch: results/imagenet.md (+ .json)
-	$(call sweep_and_render,imagenet,1)
+	$(call sweep_and_render,imagenet)
+
+table-placement: $(STAMP)  ## ours: where to place CReLU, ConvPool-CNN-C x CIFAR-10/100: results/placement.md
+	$(call sweep_and_render,placement)
 
 table-params: $(STAMP)  ## results/table_params.md (+ .json): parameter counts, paper vs ours
 	$(PY) -m crelu_repro.params --write $(TABLES_OUT)

@@ -134,7 +134,7 @@ class TrainConfig:
     out_dir: str = "${hydra:runtime.output_dir}"
 
 
-def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+def compose(overrides: list[str] | tuple[str, ...] = (), return_hydra_config: bool = False) -> DictConfig:
     """The train config as `python train.py <overrides>` composes it (without Hydra's runtime node: set
     `out_dir=` to train it in-process). For the benchmark, the tables and the tests."""
     from hydra import compose as hydra_compose
@@ -143,9 +143,9 @@ def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
 
     register()
     if GlobalHydra.instance().is_initialized():  # inside a Hydra app or a test's initialize(): reuse it
-        return hydra_compose("train", overrides=list(overrides))
+        return hydra_compose("train", overrides=list(overrides), return_hydra_config=return_hydra_config)
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
-        return hydra_compose("train", overrides=list(overrides))
+        return hydra_compose("train", overrides=list(overrides), return_hydra_config=return_hydra_config)
 
 
 def dataset_classes(name: str) -> int:

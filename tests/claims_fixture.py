@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from crelu_repro import runio
+from crelu_repro.paths import run_subdir
 from crelu_repro.results import Result, write_result
 
 LABELS = np.arange(20) % 10  # (20,) test labels of every synthetic run
@@ -19,7 +20,7 @@ def write_run(
 ) -> Path:
     """A finished run at the sweep's path for (model, dataset, seed); `fields` sets other Result fields.
     Its test scores vote for the true label on the first `round(20 * (1 - test_error / 100))` images."""
-    run_dir = sweeps / table / model / dataset / f"s{seed}_f{seed}"
+    run_dir = sweeps / table / run_subdir(model, dataset, seed, seed)
     run_dir.mkdir(parents=True)
     values = dict(
         model=model,

@@ -112,7 +112,7 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
         time.sleep(0.02)
 
 
-def render_table(table: str, sweep_dir: Path, out_dir: Path, planned: int, *extra: str) -> str:
+def render_table(table: str, sweep_dir: Path, out_dir: Path, *extra: str) -> str:
     """`python -m crelu_repro.tables ...`; returns what it printed."""
     cmd = [
         sys.executable,
@@ -123,10 +123,8 @@ def render_table(table: str, sweep_dir: Path, out_dir: Path, planned: int, *extr
         str(sweep_dir),
         "--out",
         str(out_dir),
-        "--planned",
-        str(planned),
-        *extra,
     ]
+    cmd += extra
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True).stdout
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import IMAGENET_ARGS, REPO, renamed_run, run_train, train_env
 
+from crelu_repro.paths import run_subdir
+
 SCRIPT = [sys.executable, str(REPO / "scripts" / "figures.py")]
 SMALL = ["--images", "48", "--pool", "6", "--recon-images", "1", "--recon-iters", "200"]
 
@@ -23,7 +25,7 @@ def figures(*args: str) -> subprocess.CompletedProcess:
 
 def place(trained: Path, sweeps: Path, table: str, dataset: str, model: str, classes: int) -> Path:
     """`renamed_run` where `table`'s sweep puts seed 0 / fold 0 of `model`."""
-    return renamed_run(trained, sweeps / table / model / dataset / "s0_f0", model, classes)
+    return renamed_run(trained, sweeps / table / run_subdir(model, dataset, 0, 0), model, classes)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +57,7 @@ def test_figures_come_from_the_table_runs_of_both_datasets(sweeps, tmp_path):
             assert (out / name / f"{figure}.png").read_bytes()[:4] == b"\x89PNG", (name, figure)
         pairing = json.loads((out / name / "pairing.json").read_text())
         assert [r["run_dir"] for r in pairing["runs"]] == [
-            str(sweeps / ("convpool" if name == "cifar10" else "imagenet") / m / name / "s0_f0")
+            str(sweeps / ("convpool" if name == "cifar10" else "imagenet") / run_subdir(m, name, 0, 0))
             for m in (("relu", "crelu") if name == "cifar10" else ("allcnnb_relu", "allcnnb_crelu_conv1_7"))
         ]
     imagenet = json.loads((out / "imagenet" / "pairing.json").read_text())["runs"][0]["layers"]

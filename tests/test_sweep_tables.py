@@ -99,7 +99,7 @@ def test_deleting_one_result_reruns_exactly_that_run(convpool_sweep):
 
 def test_table_renders_ours_beside_the_paper(convpool_sweep, tmp_path):
     sweep_dir, _, _ = convpool_sweep
-    out = render_table("convpool", sweep_dir, tmp_path, 2, "--quick")
+    out = render_table("convpool", sweep_dir, tmp_path, "--quick")
     table = json.loads((tmp_path / "convpool.json").read_text())
     rows = {(r["model"], r["dataset"]): r for r in table["rows"]}
     relu = rows[("relu", "cifar10")]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..paths import run_subdir
+
 
 @dataclass(frozen=True)
 class FigureSet:
@@ -14,7 +16,7 @@ class FigureSet:
     invert: str  # a model with CReLU up to conv4: the reconstruction figure
 
     def run_dir(self, sweeps: Path, model: str) -> Path:
-        return sweeps / self.sweep / model / self.dataset / "s0_f0"  # the sweep's subdir pattern
+        return sweeps / self.sweep / run_subdir(model, self.dataset, seed=0, fold=0)
 
 
 FIGURE_SETS = {

@@ -16,7 +16,7 @@ from ..paper import tables as paper_tables
 from ..params import param_rows
 from ..stats import Difference, reference_difference, welch_difference
 from ..tables import TABLES, build_rows, collect
-from .spec import PLACEMENT_METRICS, VOTE, Claim, Comparison, Evidence
+from .spec import VOTE, Claim, Comparison, Evidence
 from .verdict import INCONCLUSIVE, NOT_RUN, verdict_of, vote_verdict
 
 
@@ -109,11 +109,6 @@ class Sweeps:
 
 
 def _rows(table: str, groups: dict) -> dict[tuple[str, str], Row]:
-    if table not in TABLES:  # the placement table: our runs only, no paper numbers
-        return {
-            key: Row(len(runs), {m: [getattr(r, m) for _, r in runs] for m in PLACEMENT_METRICS}, {})
-            for key, runs in groups.items()
-        }
     out = {}
     keys = [k for k, _ in TABLES[table].metrics]
     for row in build_rows(TABLES[table], groups, planned=0):

@@ -22,7 +22,7 @@ from ..analysis.invariance import TOP_FRAC
 from ..analysis.sets import FIGURE_SETS
 from ..stats import Difference, reference_difference, welch_difference
 from .checks import Check, decide, new_check
-from .spec import METRIC_PREFIX, Claim, Evidence
+from .spec import METRIC_PREFIX, Claim, Evidence, placement_rows
 from .verdict import INCONCLUSIVE, REPRODUCED, verdict_of
 
 
@@ -161,7 +161,7 @@ def suggested_rows(group: Evidence, figures: Figures) -> dict[str, tuple]:
     """dataset -> (the placement row the invariance figure suggests, why), or (None, why, the command that
     draws the figure), for a placement group."""
     out: dict[str, tuple] = {}
-    rows = group.placement or {}
+    rows = placement_rows()
     for dataset in group.datasets:
         data = figures.load(dataset, "invariance") if dataset in FIGURE_SETS else None
         if data is None:

@@ -9,7 +9,6 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .. import runio
-from ..paper import tables as paper_tables
 from ..stats import reference_difference
 from ..tables import TABLES
 from .assess import Assessment
@@ -36,7 +35,7 @@ def table_figure(name: str, sweeps: Sweeps, quick: bool) -> Figure:
     runs), and the paper's number as a red diamond."""
     spec = TABLES[name]
     rows = sweeps.rows(name)
-    models = list(paper_tables()[spec.paper_key])
+    models = spec.rows
     panels = [(d, k, title) for d in spec.datasets for k, title in spec.metrics]
     fig = Figure(figsize=(3.4 * len(panels), 0.35 * len(models) + 1.4), dpi=90, layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]

@@ -10,17 +10,17 @@ import yaml
 
 from ..analysis.sets import FIGURE_SETS
 from ..errors import CreluError
-from ..models import MODEL_NAMES
+from ..models import FAMILIES, MODEL_NAMES
+from ..models.builder import assignments
 from ..paper import tables as paper_tables
-from ..tables import CIFAR, TABLES
+from ..tables import TABLES
 
 CLAIMS_YAML = Path(__file__).resolve().parent.parent / "paper" / "claims.yaml"
 EXPECT = ("<", ">")
 KINDS = ("better", "not_worse")
 FIGURES = ("pairing", "invariance", "reconstruction")
 VOTE = "vote_error"  # the Vote "metric": one number per row
-PLACEMENT = "placement"  # a table outside TABLES: ConvPool-CNN-C with CReLU on a prefix of its layers
-PLACEMENT_METRICS = ("test_error", "train_error")
+PLACEMENT = "placement"  # the table of ConvPool-CNN-C with CReLU on a prefix of its layers
 FIGURE_ROLES = {"relu", "crelu", "invert"}  # models of a figure set (analysis.sets.FigureSet)
 FIGURE_REFERENCES = {"pairing": "gaussian", "reconstruction": "threshold"}
 METRIC_PREFIX = {"pairing": "pairing_mu", "invariance": "invariance", "reconstruction": "recon_error"}
@@ -50,7 +50,6 @@ class Evidence:
     threshold: float | None = None
     quoted: str | None = None
     quoted_except: tuple[str, ...] = ()
-    placement: dict[int, str] | None = None
 
     @property
     def is_figure(self) -> bool:
@@ -136,16 +135,14 @@ def _evidence(entry: object, where: str) -> Evidence:
         "threshold",
         "quoted",
         "quoted_except",
-        "placement",
     }
     e = _keys(entry, {"datasets", "compare"}, optional, where)
     if ("table" in e) == ("figure" in e):
         raise ClaimsError(
-            f"{where}: give exactly one of `table` ({', '.join([*TABLES, PLACEMENT])}) "
-            f"or `figure` ({', '.join(FIGURES)})"
+            f"{where}: give exactly one of `table` ({', '.join(TABLES)}) or `figure` ({', '.join(FIGURES)})"
         )
     source = e.get("table") or e.get("figure")
-    valid_sources = (*TABLES, PLACEMENT) if "table" in e else FIGURES
+    valid_sources = tuple(TABLES) if "table" in e else FIGURES
     if source not in valid_sources:
         raise ClaimsError(
             f"{where}: unknown {'table' if 'table' in e else 'figure'} {source!r}; "
@@ -161,7 +158,6 @@ def _evidence(entry: object, where: str) -> Evidence:
         float(e["threshold"]) if "threshold" in e else None,
         e.get("quoted"),
         _list(e, "quoted_except", where),
-        {int(k): str(v) for k, v in e["placement"].items()} if e.get("placement") else None,
     )
     _check_names(group, where)
     return group
@@ -192,14 +188,12 @@ def _check_names(g: Evidence, where: str) -> None:
     if g.is_figure:
         datasets, metrics = tuple(FIGURE_SETS), None  # layers are looked up in the figure's JSON
         models = FIGURE_ROLES | ({FIGURE_REFERENCES[g.source]} if g.source in FIGURE_REFERENCES else set())
-    elif g.source == PLACEMENT:
-        datasets, metrics = CIFAR, PLACEMENT_METRICS
-        models = set((g.placement or {}).values()) | {"suggested"}
     else:
         spec = TABLES[g.source]
         datasets = spec.datasets
-        metrics = tuple(k for k, _ in spec.metrics) + ((VOTE,) if prints_vote(g.source) else ())
-        models = set(paper_tables()[spec.paper_key]) | ({"best_quoted"} if g.quoted else set())
+        metrics = tuple(k for k, _ in spec.metrics) + ((VOTE,) if spec.vote else ())
+        models = set(spec.rows) | ({"best_quoted"} if g.quoted else set())
+        models |= {"suggested"} if g.source == PLACEMENT else set()
     _within("dataset", g.datasets, datasets, where)
     if metrics is not None:
         _within("metric", g.metrics, metrics, where)
@@ -212,14 +206,15 @@ def _check_names(g: Evidence, where: str) -> None:
         raise ClaimsError(f"{where}: the reconstruction figure needs a `threshold`")
     if g.quoted and g.quoted not in paper_tables():
         raise ClaimsError(f"{where}: unknown quoted section {g.quoted!r} of crelu_repro/paper/tables.yaml")
-    if g.source == PLACEMENT and not g.placement:
-        raise ClaimsError(f"{where}: the placement table needs its `placement` rows")
 
 
-def prints_vote(table: str) -> bool:
-    """Whether the paper's table prints a Vote beside the Average (the CIFAR tables with 10 models)."""
-    rows = paper_tables()[TABLES[table].paper_key].values()
-    return any(isinstance(cell, dict) and "vote" in cell for row in rows for cell in row.values())
+def placement_rows() -> dict[int, str]:
+    """The placement table's rows by depth: the deepest layer with CReLU (0 = none) -> the row's label."""
+    rows = {}
+    for row, variant in TABLES[PLACEMENT].variants().items():
+        acts = assignments(FAMILIES[variant.family], variant)
+        rows[max((i for i, (_, act, _) in enumerate(acts, start=1) if act == "crelu"), default=0)] = row
+    return rows
 
 
 def _within(what: str, given: list | tuple, valid: list | tuple, where: str) -> None:

@@ -57,7 +57,7 @@ def test_killed_sweep_reruns_only_unfinished_runs_and_the_table_is_complete(cifa
     trained, skipped = map(int, re.search(r"sweep: (\d+) trained, (\d+) skipped", rerun.stderr).groups())
     assert (trained, skipped) == (6 - finished, finished)
 
-    out = render_table("convpool", sweep_dir, tmp_path, 3)
+    out = render_table("convpool", sweep_dir, tmp_path)
     assert "| relu | 3/3 |" in out and "| crelu_half | 3/3 |" in out
     assert "Failed runs" not in out
 
