@@ -1,137 +1,25 @@
-"""The typed schema behind the Hydra configs (crelu_repro/configs/, also reachable as ./configs): every YAML
-file is validated against these dataclasses, so an unknown key, a wrong type or an unknown enum value fails at
-composition with a message naming the valid ones.
-
-Defaults and their provenance ("paper" or "ours: why") live in the YAML files.
+"""The Hydra configs (crelu_repro/configs/, also reachable as ./configs): composing them, registering the
+schema (schema.py) and resolvers, a run's identity, and `validate`: every value in its declared range and
+the combinations the ranges cannot express, before anything is read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
-from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from .errors import ConfigError
 from .paths import run_subdir, safe_path_component, sweep_subdir
+from .schema import DatasetConfig, Free, ModelConfig, TrainConfig  # noqa: F401  (re-exported: the schema)
 
 # The configs ship inside the package, so Hydra (train.py) and `build_model` find them in a checkout and in
 # an installed copy alike; ./configs in the repository is a link to this folder.
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-
-
-class Device(Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class Protocol(Enum):
-    seeds = "seeds"  # N seeds, each on the full training set
-    kfold = "kfold"  # the paper's: model k trains on 9/10, validates on fold k
-
-
-class SchedName(Enum):
-    onecycle = "onecycle"
-    cosine = "cosine"
-    step = "step"
-    constant = "constant"
-
-
-@dataclass
-class ModelConfig:
-    """A variant's description (configs/model/<name>.yaml; README "Models" lists the keys)."""
-
-    name: str = MISSING  # the file's name; a changed description gets a derived label (models.label)
-    family: str = MISSING  # convpool | vgg | allcnnb: the layer table (crelu_repro/models/<family>.py)
-    acts: dict[str, str] = field(default_factory=dict)  # layer selector -> activation; later keys win
-    widths: dict[str, float] = field(default_factory=dict)  # layer selector -> width factor
-    batchnorm: bool = True
-    crelu_base: str = "relu"
-    note: str = ""  # what the slides leave ambiguous and how this variant reads it
-
-
-@dataclass
-class DatasetConfig:
-    name: str = MISSING
-    num_classes: int = MISSING
-    root: str = "${oc.env:CRELU_DATA,'~/.cache/crelu_repro'}"
-    download: bool = True
-    limit_train: int = 0  # first N training images; 0 = all
-    limit_test: int = 0
-    flip: bool = True
-    crop_padding: int = 0  # random crop after zero padding by this many pixels; 0 = no crop
-    image_size: int = 32
-    resize: int = 256  # ImageNet: the shorter side before cropping
-    num_workers: int = 8  # ImageNet decoding processes per training process
-    max_pixels: int = 89_478_485  # ImageNet: larger images (by their header) count as unreadable
-
-
-@dataclass
-class TrainerConfig:
-    epochs: int = MISSING
-    batch_size: int = MISSING  # global, split across ranks
-    eval_batch_size: int = 1024
-    device: Device = Device.auto
-    compile: bool = False
-    compile_mode: str = "default"
-    compile_backend: str = "inductor"
-    bf16: bool = True
-    channels_last: bool = True
-    deterministic: bool = False
-    eval_every: int = 1
-    checkpoint_every_steps: int = 0
-    log_every: int = 50
-    progress: bool = True
-    sync_bn: bool = False
-    label_smoothing: float = 0.0
-
-
-@dataclass
-class OptimConfig:
-    name: str = "sgd"
-    lr: float = MISSING
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    decay_bn_and_bias: bool = False
-
-
-@dataclass
-class SchedConfig:
-    name: SchedName = MISSING
-    pct_start: float = 0.3
-    div_factor: float = 25.0
-    final_div_factor: float = 1e4
-    cycle_momentum: bool = False
-    milestones: list[float] = field(default_factory=lambda: [0.5, 0.75])
-    gamma: float = 0.1
-    warmup_epochs: float = 0.0
-
-
-@dataclass
-class EvalConfig:
-    protocol: Protocol = Protocol.seeds
-    models: int = 10
-    fold: int = 0
-    folds: int = 10
-    split_seed: int = 0
-    train_error_images: int = 0  # the final clean train-error pass uses the first N images; 0 = all
-
-
-@dataclass
-class TrainConfig:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    sched: SchedConfig = field(default_factory=SchedConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-    seed: int = 0
-    out_dir: str = "${hydra:runtime.output_dir}"
 
 
 def compose(overrides: list[str] | tuple[str, ...] = (), return_hydra_config: bool = False) -> DictConfig:
@@ -224,37 +112,74 @@ def identity(cfg: DictConfig) -> dict:
 
 
 def validate(cfg: DictConfig, world_size: int = 1) -> None:
-    """Value checks the type system cannot express. Raises ConfigError with what to change."""
+    """Every value in its schema range, no key the schema lacks, and the combinations; then the model's
+    description (layers, activations, widths). Raises ConfigError listing each problem with its key, value
+    and what is valid. Paths become absolute (a relative one would change meaning with the directory)."""
     from .models import check_variant
 
-    check_variant(cfg.model, cfg.dataset.num_classes)  # layers, activations, widths: valid ones listed
-    t, d, e = cfg.trainer, cfg.dataset, cfg.eval
+    problems = [*_unknown_keys(cfg, TrainConfig), *_out_of_range(cfg, TrainConfig)]
+    problems = problems or _combinations(cfg, world_size)  # combinations of values that are each valid
+    if problems:
+        raise ConfigError(
+            "invalid configuration: " + "\n  ".join(["", *problems] if len(problems) > 1 else problems)
+        )
+    check_variant(cfg.model, cfg.dataset.num_classes)
+    cfg.dataset.root = str(Path(str(cfg.dataset.root)).expanduser().absolute())
+
+
+def _out_of_range(cfg: DictConfig, schema: type, prefix: str = "") -> list[str]:
+    problems = []
+    for f in dataclasses.fields(schema):
+        key, node = prefix + f.name, cfg._get_node(f.name)
+        if _section(f):
+            problems += _out_of_range(cfg[f.name], f.default_factory, key + ".")
+            continue
+        check = f.metadata.get("check")
+        if isinstance(check, Free) or node is None or node._is_missing():
+            continue
+        value = OmegaConf.to_container(node) if isinstance(node, ListConfig) else node._value()
+        if not check.ok(value):
+            problems.append(f"{key}={value!r}: must be {check.describe()}")
+    return problems
+
+
+def _unknown_keys(cfg: DictConfig, schema: type, prefix: str = "") -> list[str]:
+    """Keys added with `+` (`+trainer.foo=1`): Hydra lets them in, nothing would read them."""
+    fields = {f.name: f for f in dataclasses.fields(schema)}
+    where = prefix.rstrip(".") or "the top level"
+    problems = [
+        f"{prefix}{k}: unknown key (added with +?); {where} has {', '.join(fields)}"
+        for k in cfg
+        if k not in fields
+    ]
+    for name, f in fields.items():
+        if _section(f):
+            problems += _unknown_keys(cfg[name], f.default_factory, f"{prefix}{name}.")
+    return problems
+
+
+def _section(f: dataclasses.Field) -> bool:
+    """A nested section of the schema (trainer, optim, ...), not a value."""
+    return f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(f.default_factory)
+
+
+def _combinations(cfg: DictConfig, world_size: int) -> list[str]:
+    t, d, e, o = cfg.trainer, cfg.dataset, cfg.eval, cfg.optim
     name = str(cfg.model.name)
     checks = [
-        (
-            name == safe_path_component(name),
-            f"model.name={name!r}: a model's name becomes a directory name; use letters, digits and _.+@,-",
-        ),
-        (t.epochs >= 1, f"trainer.epochs={t.epochs} must be >= 1"),
-        (t.batch_size >= 1, f"trainer.batch_size={t.batch_size} must be >= 1"),
-        (t.eval_batch_size >= 1, f"trainer.eval_batch_size={t.eval_batch_size} must be >= 1"),
-        (
-            t.batch_size % world_size == 0,
-            f"trainer.batch_size={t.batch_size} (global) is not divisible by the {world_size} processes; "
-            f"use a multiple of {world_size}",
-        ),
-        (d.limit_train >= 0 and d.limit_test >= 0, "dataset.limit_train/limit_test must be >= 0 (0 = all)"),
-        (d.crop_padding >= 0, f"dataset.crop_padding={d.crop_padding} must be >= 0"),
-        (cfg.optim.lr > 0, f"optim.lr={cfg.optim.lr} must be > 0"),
-        (e.folds >= 2, f"eval.folds={e.folds} must be >= 2"),
-        (0 <= e.fold < e.folds, f"eval.fold={e.fold} must be in [0, {e.folds})"),
-        (e.models >= 1, f"eval.models={e.models} must be >= 1"),
-        (t.log_every >= 1 and t.eval_every >= 1, "trainer.log_every and trainer.eval_every must be >= 1"),
-        (t.checkpoint_every_steps >= 0, "trainer.checkpoint_every_steps must be >= 0 (0 = each epoch)"),
-    ]
-    problems = [msg for ok, msg in checks if not ok]
-    if problems:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+        (name == safe_path_component(name), f"model.name={name!r}: a model's name becomes a directory name; "
+         "use letters, digits and _.+@,=-"),
+        (t.batch_size % world_size == 0, f"trainer.batch_size={t.batch_size} (global) is not divisible by "
+         f"the {world_size} processes; use a multiple of {world_size}"),
+        (e.fold < e.folds, f"eval.fold={e.fold}: must be in [0, eval.folds={e.folds})"),
+        (not d.limit_train or e.folds <= d.limit_train, f"eval.folds={e.folds}: more folds than the "
+         f"dataset.limit_train={d.limit_train} training images; some would hold none"),
+        (o.momentum > 0 or not o.nesterov, f"optim.momentum={o.momentum}: Nesterov needs momentum > 0 "
+         "(or set optim.nesterov=false)"),
+        (d.name != "imagenet" or d.resize >= d.image_size, f"dataset.resize={d.resize}: must be >= "
+         f"dataset.image_size={d.image_size} (crops are cut from the resized image)"),
+    ]  # fmt: skip
+    return [message for ok, message in checks if not ok]
 
 
 def check_override_keys(overrides: list[str], groups: set[str]) -> None:

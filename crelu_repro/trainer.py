@@ -32,6 +32,7 @@ from .config import validate
 from .datasets import get_dataset
 from .errors import Preempted, TrainingError
 from .evaluate import evaluate
+from .models import label, variant_of
 from .optim import load_optimizer_state
 from .results import EpochRecord, make_result
 from .run_dir import RunDir
@@ -151,9 +152,9 @@ def checkpoint(built: Built, state: TrainState, run: RunDir) -> dict:
 
 def fit(cfg: DictConfig, built: Built, state: TrainState, run: RunDir) -> None:
     """Train until `trainer.epochs`; checkpoint after each epoch and pause; on a stop, raise Preempted."""
-    rt, t = built.rt, cfg.trainer
+    rt, t, model = built.rt, cfg.trainer, label(variant_of(cfg.model))
     log.info(
-        "training %s on %s (%d train / %d val / %d test images) on %s x%d -> %s", cfg.model.name,
+        "training %s on %s (%d train / %d val / %d test images) on %s x%d -> %s", model,
         cfg.dataset.name, len(built.loaders.train), len(built.loaders.val or ()), len(built.loaders.test),
         rt.device, rt.dist.world, run.path,
     )  # fmt: skip

@@ -80,10 +80,10 @@ def test_every_hyperparameter_line_says_paper_or_ours():
 @pytest.mark.parametrize(
     "overrides, valid",
     [
-        (["trainer.batch_size=0"], "batch_size=0 must be >= 1"),
-        (["trainer.batch_size=-5"], "batch_size=-5 must be >= 1"),
-        (["eval.fold=10"], "eval.fold=10"),
-        (["model.crelu_base=tanh"], "valid: relu, leaky_relu, elu"),
+        (["trainer.batch_size=0"], "trainer.batch_size=0: must be an integer >= 1"),
+        (["trainer.batch_size=-5"], "trainer.batch_size=-5: must be an integer >= 1"),
+        (["eval.fold=10"], r"eval.fold=10: must be in \[0, eval.folds=10\)"),
+        (["model.crelu_base=tanh"], "model.crelu_base='tanh': must be one of relu, leaky_relu, elu"),
     ],
 )
 def test_invalid_values_raise_config_error(composer, overrides, valid):

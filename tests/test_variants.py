@@ -77,8 +77,8 @@ def test_a_new_variant_needs_no_python(composer):
         ),
         ("model.widths={conv1: 0.3}", r"width 0.3 at conv1 gives 28.8 filters; a width factor must be > 0"),
         ("model.widths={conv2: -1}", r"width -1.0 at conv2 gives -96 filters"),
-        ("model.crelu_base=tanh", r"unknown model.crelu_base 'tanh'; valid: relu, leaky_relu, elu"),
-        ("model.family=resnet", r"model.family='resnet'; valid: convpool, vgg, allcnnb"),
+        ("model.crelu_base=tanh", r"model.crelu_base='tanh': must be one of relu, leaky_relu, elu"),
+        ("model.family=resnet", r"model.family='resnet': must be one of convpool, vgg, allcnnb"),
     ],
 )
 def test_an_invalid_description_fails_at_composition_naming_the_valid_choices(composer, override, message):

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from torchvision.io import ImageReadMode, decode_jpeg
 
-from ..config import DatasetConfig
+from ..schema import DatasetConfig
 from . import os_errors
 
 MAX_PIXELS: int = DatasetConfig.max_pixels  # the default; its home and provenance are config.py / YAML

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from ..config import CONFIG_DIR, ModelConfig, open_tables
+from ..config import CONFIG_DIR, open_tables
 from ..errors import ConfigError
+from ..schema import ModelConfig
 from . import allcnnb, convpool, vgg
 from .builder import Row, Variant, assignments
 
