@@ -6,6 +6,7 @@ the combinations the ranges cannot express, before anything is read.
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 from enum import Enum
 from pathlib import Path
@@ -124,7 +125,7 @@ def validate(cfg: DictConfig, world_size: int = 1) -> None:
             "invalid configuration: " + "\n  ".join(["", *problems] if len(problems) > 1 else problems)
         )
     check_variant(cfg.model, cfg.dataset.num_classes)
-    cfg.dataset.root = str(Path(str(cfg.dataset.root)).expanduser().absolute())
+    cfg.dataset.root = os.path.abspath(os.path.expanduser(str(cfg.dataset.root)))
 
 
 def _out_of_range(cfg: DictConfig, schema: type, prefix: str = "") -> list[str]:

@@ -51,18 +51,19 @@ class RunDir:
         self._log: logging.Handler | None = None
 
     def __enter__(self) -> RunDir:
-        outcome = None
+        outcome, error = None, None
         if self.ctx.is_main:
             try:
                 outcome = self._claim()
             except CreluError as err:  # the other ranks must stop too, with the same message
-                outcome = {"error": str(err), "exit_code": err.exit_code}
+                outcome, error = {"error": str(err), "exit_code": err.exit_code}, err
         outcome = distributed.broadcast_object(outcome, self.ctx)
         if outcome.get("error"):
             self.__exit__(None, None, None)
-            err = CreluError(outcome["error"])
-            err.exit_code = outcome["exit_code"]
-            raise err
+            if error is None:
+                error = CreluError(outcome["error"])
+                error.exit_code = outcome["exit_code"]
+            raise error
         if outcome.get("finished"):
             self.finished = read_result(self.path)
         else:

@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 
 from . import runio
 from .errors import Preempted
+from .results import RESULT
 from .run_dir import RunDirBusy
 
 ERROR = "error.json"
@@ -46,8 +47,10 @@ class SweepLog:
         except RunDirBusy as err:
             self.busy.append((str(run_dir), str(err).split(";")[0]))
             return None
-        except Preempted as err:  # checkpointed: the run resumes when the sweep is rerun
+        except Preempted as err:  # checkpointed (or complete): the run resumes when the sweep is rerun
             self.stopped = err
+            if (run_dir / RESULT).exists():
+                self.trained.append(str(run_dir))
             return None
         except Exception as err:
             self.record_failure(run_dir, err)

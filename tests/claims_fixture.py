@@ -3,16 +3,33 @@ result.json writer (and Vote scores), and discussion-figure JSON in the shape `m
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from crelu_repro import runio
+from crelu_repro.config import compose
 from crelu_repro.paths import run_subdir
 from crelu_repro.results import Result, write_result
 
 LABELS = np.arange(20) % 10  # (20,) test labels of every synthetic run
+
+
+@functools.cache
+def _experiment(table: str) -> str:
+    cfg = compose([f"experiment={table}", "out_dir=."])
+    return json.dumps(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
+
+
+def run_config(table: str, model: str, dataset: str, seed: int, run_dir: Path) -> dict:
+    """The resolved config such a run of the table's sweep has (as train.py records it in result.json)."""
+    config = json.loads(_experiment(table))
+    config["model"]["name"], config["dataset"]["name"], config["out_dir"] = model, dataset, str(run_dir)
+    config["seed"] = config["eval"]["fold"] = seed
+    return config
 
 
 def write_run(
@@ -42,6 +59,7 @@ def write_run(
         world_size=1,
         torch="test",
         code_version="test",
+        config=run_config(table, model, dataset, seed, run_dir),
     )
     write_result(run_dir, Result(**{**values, **fields}))
     right = round(len(LABELS) * (1 - test_error / 100))

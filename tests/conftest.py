@@ -13,12 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cifar_fixture import write_cifar  # noqa: E402
 from imagenet_fixture import write_imagenet  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+torch.set_num_threads(1)  # in-process runs compute as the subprocesses (OMP_NUM_THREADS=1) and share 2 cores
 SHARED_CIFAR10 = REPO.parent / "shared" / "data" / "cifar10-subset"
 
 # The smallest honest run: real model, real loop, a few batches. The model stays last: sweeps drop it
@@ -81,28 +83,75 @@ def device_pinned():
         yield
 
 
-def run_train(args: list[str], timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
-    """`python train.py args...` from the repo root; never raises on a non-zero exit."""
+def train_cmd(args: list[str]) -> list[str]:
+    return [sys.executable, str(REPO / "train.py"), *args]
+
+
+def torchrun_cmd(args: list[str], nproc: int = 2) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+            str(REPO / "train.py"), *args]  # fmt: skip
+
+
+def torchrun_workers(agent_pid: int) -> dict[str, int]:
+    """rank -> pid of the training processes a torchrun agent started (read from /proc)."""
+
+    def descendants(pid: int) -> list[int]:
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        kids = [int(c) for c in children.read_text().split()] if children.exists() else []
+        return kids + [g for k in kids for g in descendants(k)]
+
+    workers = {}
+    for pid in descendants(agent_pid):
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        rank = next((e.split(b"=", 1)[1].decode() for e in env if e.startswith(b"RANK=")), None)
+        if rank is not None:
+            workers[rank] = pid
+    return workers
+
+
+def run(cmd: list[str], timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+    """A command from the repo root, as a user runs it; never raises on a non-zero exit."""
     return subprocess.run(
-        [sys.executable, str(REPO / "train.py"), *args],
-        cwd=REPO,
-        env=train_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+        cmd, cwd=REPO, env=train_env(**env), capture_output=True, text=True, timeout=timeout
     )
 
 
-def start_train(args: list[str]) -> subprocess.Popen:
-    """`python train.py args...` in the background (text pipes), for tests that signal it mid-run."""
-    return subprocess.Popen(
-        [sys.executable, str(REPO / "train.py"), *args],
-        cwd=REPO,
-        env=train_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def start(cmd: list[str], **env: str) -> subprocess.Popen:
+    """A command in the background (text pipes, its own process group: `os.killpg` ends all of it)."""
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    return subprocess.Popen(cmd, cwd=REPO, env=train_env(**env), start_new_session=True, **pipes)
+
+
+def run_train(args: list[str], timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+    """`python train.py args...` (a single run or, with "-m", a sweep)."""
+    return run(train_cmd(args), timeout, **env)
+
+
+def start_train(args: list[str], **env: str) -> subprocess.Popen:
+    """`python train.py args...` in the background, for tests that signal it mid-run."""
+    return start(train_cmd(args), **env)
+
+
+def train_in_process(*overrides: str, out: Path) -> dict:
+    """The fast tier: compose the real config as train.py would and call `train(cfg)` in this process."""
+    from crelu_repro.config import compose
+    from crelu_repro.trainer import train
+
+    return train(compose([*overrides, f"out_dir={out}"]))
+
+
+@pytest.fixture
+def cifar_train(cifar_root, tmp_path):
+    """`cifar_train(*overrides, out=...) -> result`: a TINY in-process run on the CIFAR fixture (into
+    tmp_path/run unless `out` is given); the logic tier, like lightning-hydra-template's cfg_train."""
+
+    def go(*overrides: str, out: Path | None = None) -> dict:
+        return train_in_process(*TINY, f"dataset.root={cifar_root}", *overrides, out=out or tmp_path / "run")
+
+    return go
 
 
 def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
@@ -132,8 +181,7 @@ def render_table(table: str, sweep_dir: Path, out_dir: Path, *extra: str) -> str
 def finished_run(cifar_root, tmp_path_factory) -> Path:
     """One finished 2-epoch CIFAR-10 run directory, shared by the output and dashboard tests."""
     run_dir = tmp_path_factory.mktemp("runs") / "finished"
-    proc = run_train([*TINY, "trainer.epochs=2", f"dataset.root={cifar_root}", f"hydra.run.dir={run_dir}"])
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    train_in_process(*TINY, "trainer.epochs=2", f"dataset.root={cifar_root}", out=run_dir)
     return run_dir
 
 

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
-from conftest import REPO, TINY, run_train, train_env
+from conftest import TINY, run, run_train, torchrun_cmd
 
 
 def torchrun(args: list[str], nproc: int = 2, timeout: float = 300) -> subprocess.CompletedProcess:
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc_per_node={nproc}",
-        str(REPO / "train.py"),
-        *args,
-    ]
-    return subprocess.run(cmd, cwd=REPO, env=train_env(), capture_output=True, text=True, timeout=timeout)
+    return run(torchrun_cmd(args, nproc), timeout)
 
 
 def test_two_gloo_processes_follow_the_single_process_trajectory(cifar_root, tmp_path):
@@ -52,6 +42,7 @@ def test_two_gloo_processes_follow_the_single_process_trajectory(cifar_root, tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp", "single"]
 
 
+@pytest.mark.slow  # real processes, long: in `make test-slow` (CI runs both)
 def test_global_batch_not_divisible_by_processes_is_refused(cifar_root, tmp_path):
     proc = torchrun(
         [*TINY, "trainer.batch_size=33", f"dataset.root={cifar_root}", f"hydra.run.dir={tmp_path}"]

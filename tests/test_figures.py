@@ -48,6 +48,7 @@ def sweeps(finished_run, imagenet_root, tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.slow  # real processes, long: in `make test-slow` (CI runs both)
 def test_figures_come_from_the_table_runs_of_both_datasets(sweeps, tmp_path):
     out = tmp_path / "figures"
     proc = figures("--sweeps", str(sweeps), "--out", str(out), *SMALL)

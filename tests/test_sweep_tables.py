@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, render_table, train_env
+from conftest import REPO, render_table, run_train
 
 from crelu_repro.stats import vote_error
 
@@ -17,14 +17,7 @@ QUICK = ["trainer.device=cpu", "trainer.epochs=1", "trainer.batch_size=32", "tra
 
 
 def sweep(args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(REPO / "train.py"), "-m", *args],
-        cwd=REPO,
-        env=train_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_train(["-m", *args], timeout=600)
 
 
 @pytest.fixture(scope="module")

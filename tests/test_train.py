@@ -1,73 +1,41 @@
-"""End-to-end CPU runs of train.py on tiny canonical CIFAR trees: outputs, resume, bad inputs."""
+"""The trainer's logic, in-process (`train(cfg)` on the composed config): outputs, k-fold, skipping a finished
+run, refusing another configuration's directory, variants given on the command line. Signals, exit codes,
+SIGKILL and torchrun are tested on real processes under tests/reliability/."""
 
 from __future__ import annotations
 
 import json
-import signal
 
 import numpy as np
 import pytest
-from conftest import TINY, run_train, start_train, wait_for
+import torch
 
-from crelu_repro.results import deterministic_part
+from crelu_repro.errors import ConfigError
+from crelu_repro.results import Result, read_result
 
 
 def test_outputs_of_a_cifar10_run(finished_run):
-    result = json.loads((finished_run / "result.json").read_text())
-    for key in (
-        "model",
-        "dataset",
-        "protocol",
-        "seed",
-        "fold",
-        "epochs",
-        "params",
-        "train_error",
-        "val_error",
-        "test_error",
-        "wall_s",
-        "images_per_s",
-        "config",
-        "code_version",
-    ):
-        assert key in result, key
-    assert (result["model"], result["dataset"], result["epochs"], result["num_test"]) == (
-        "crelu_half",
-        "cifar10",
-        2,
-        64,
-    )
-    assert 0 <= result["test_error"] <= 100 and result["images_per_s"] > 0
-    assert result["config"]["trainer"]["batch_size"] == 32 and result["code_version"]
+    result = read_result(finished_run)
+    assert (result.model, result.dataset, result.epochs, result.num_test) == ("crelu_half", "cifar10", 2, 64)
+    assert 0 <= result.test_error <= 100 and result.images_per_s > 0 and result.code_version
+    assert result.config["trainer"]["batch_size"] == 32 and len(result.history) == 2
+    assert result.data_fingerprint["kind"] == "cifar10"  # what the data was, beside the config
+    assert result.identity["model"]["name"] == "crelu_half" and "root" not in result.identity["dataset"]
     scores = np.load(finished_run / "test_scores.npy")
     assert scores.dtype == np.float16 and scores.shape == (64, 10)
     np.testing.assert_allclose(scores.astype(np.float32).sum(1), 1.0, atol=5e-3)
     # The saved scores are the model's test predictions: their error is the reported test error.
-    labels = _fixture_test_labels(result["config"]["dataset"]["root"], "cifar10")
-    assert 100 * np.mean(scores.argmax(1) != labels) == pytest.approx(result["test_error"], abs=1e-6)
+    labels = np.load(finished_run / "test_labels.npy")
+    assert 100 * np.mean(scores.argmax(1) != labels) == pytest.approx(result.test_error, abs=1e-6)
     assert (finished_run / "checkpoint.pt").exists() and any((finished_run / "tb").iterdir())
+    assert "overrides" not in json.loads(
+        (finished_run / "result.json").read_text()
+    )  # the declared fields only
+    assert set(json.loads((finished_run / "result.json").read_text())) == set(Result.__dataclass_fields__)
 
 
-def _fixture_test_labels(root: str, name: str) -> np.ndarray:
-    from crelu_repro.data import load_cifar
-
-    with pytest.warns(UserWarning):
-        return load_cifar(name, root).test.labels
-
-
-def test_cifar100_run_and_kfold_validation(cifar_root, tmp_path):
-    proc = run_train(
-        [
-            *TINY,
-            "dataset=cifar100",
-            f"dataset.root={cifar_root}",
-            "eval=kfold",
-            "eval.fold=3",
-            f"hydra.run.dir={tmp_path}",
-        ]
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads((tmp_path / "result.json").read_text())
+def test_cifar100_run_and_kfold_validation(cifar_train, tmp_path):
+    result = cifar_train("dataset=cifar100", "eval=kfold", "eval.fold=3")
     assert (result["protocol"], result["fold"], result["num_train"], result["num_val"]) == (
         "kfold",
         3,
@@ -75,34 +43,30 @@ def test_cifar100_run_and_kfold_validation(cifar_root, tmp_path):
         13,
     )
     assert result["val_error"] is not None
-    assert np.load(tmp_path / "test_scores.npy").shape == (64, 100)
+    assert np.load(tmp_path / "run" / "test_scores.npy").shape == (64, 100)
 
 
-def test_rerun_of_a_finished_run_changes_nothing(finished_run, cifar_root):
+def test_a_finished_run_is_skipped_and_nothing_is_rewritten(finished_run, cifar_root):
+    from conftest import TINY, train_in_process
+
+    before = {p.name: p.stat().st_mtime_ns for p in finished_run.iterdir()}
+    again = train_in_process(*TINY, "trainer.epochs=2", f"dataset.root={cifar_root}", out=finished_run)
+    assert again["skipped"] and again["test_error"] == read_result(finished_run).test_error
+    assert {p.name: p.stat().st_mtime_ns for p in finished_run.iterdir()} == before
+
+
+def test_another_configuration_is_refused_with_the_differing_keys(finished_run, cifar_root):
+    from conftest import TINY, train_in_process
+
     before = (finished_run / "result.json").read_text()
-    proc = run_train(
-        [*TINY, "trainer.epochs=2", f"dataset.root={cifar_root}", f"hydra.run.dir={finished_run}"]
-    )
-    assert proc.returncode == 0 and "already complete" in proc.stderr + proc.stdout
+    with pytest.raises(ConfigError, match="trainer.epochs: 2 -> 3"):
+        train_in_process(*TINY, "trainer.epochs=3", f"dataset.root={cifar_root}", out=finished_run)
     assert (finished_run / "result.json").read_text() == before
 
 
-def test_sigkill_after_first_checkpoint_then_resume_equals_uninterrupted(cifar_root, tmp_path):
-    args = [*TINY, "trainer.epochs=2", "trainer.deterministic=true", f"dataset.root={cifar_root}"]
-    reference = tmp_path / "reference"
-    assert run_train([*args, f"hydra.run.dir={reference}"]).returncode == 0
-
-    killed = tmp_path / "killed"
-    proc = start_train([*args, f"hydra.run.dir={killed}"])
-    wait_for(killed / "checkpoint.pt", proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (killed / "result.json").exists(), "the run finished before it could be killed"
-
-    resumed = run_train([*args, f"hydra.run.dir={killed}"])
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resuming" in resumed.stderr + resumed.stdout
-    a = json.loads((reference / "result.json").read_text())
-    b = json.loads((killed / "result.json").read_text())
-    assert deterministic_part(a) == deterministic_part(b)
-    np.testing.assert_array_equal(np.load(reference / "test_scores.npy"), np.load(killed / "test_scores.npy"))
+def test_a_variant_given_on_the_command_line_trains_and_says_what_it_is(cifar_train, tmp_path):
+    result = cifar_train("model=relu", "model.acts={conv1-4: crelu}")
+    assert result["model"] == "relu+crelu@conv1-4"
+    assert result["config"]["model"]["acts"] == {"conv1-4": "crelu"}
+    weights = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"]
+    assert weights["layers.conv5.conv.weight"].shape[1] == 192 * 2  # conv4's CReLU doubled conv5's input

@@ -17,8 +17,8 @@ from conftest import IMAGENET_WNIDS as WNIDS
         (["trainer.epochs=abc"], "trainer.epochs"),
         (["trainer.device=tpu"], "auto, cpu, cuda"),
         (["dataset=mnist"], "Could not find 'dataset/mnist'"),
-        (["trainer.batch_size=0"], "batch_size=0 must be >= 1"),
-        (["trainer.batch_size=-5"], "batch_size=-5 must be >= 1"),
+        (["trainer.batch_size=0"], "trainer.batch_size=0: must be an integer >= 1"),
+        (["trainer.batch_size=-5"], "trainer.batch_size=-5: must be an integer >= 1"),
         (["dataset=imagenet", "dataset.root=/nonexistent"], "ImageNet not found at /nonexistent"),
     ],
 )
@@ -30,15 +30,6 @@ def test_bad_command_lines_give_one_clear_message(args, expected, tmp_path):
     assert "Traceback" not in proc.stderr + proc.stdout
     if "Could not find" in expected:
         assert "Available options" in proc.stderr  # Hydra lists the valid choices
-
-
-def test_a_different_config_in_the_same_directory_is_refused(finished_run, cifar_root):
-    before = (finished_run / "result.json").read_text()
-    proc = run_train(
-        [*TINY, "trainer.epochs=3", f"dataset.root={cifar_root}", f"hydra.run.dir={finished_run}"]
-    )
-    assert proc.returncode != 0 and "trainer.epochs: 2 -> 3" in proc.stderr
-    assert "Traceback" not in proc.stderr and (finished_run / "result.json").read_text() == before
 
 
 def test_missing_dataset_offline_says_where_to_put_it(tmp_path):
@@ -77,23 +68,3 @@ def test_broken_imagenet_trees_are_one_clear_error(imagenet_root, tmp_path, dama
     )
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert message in proc.stderr.lower()
-
-
-def test_config_values_cannot_write_outside_the_sweep_directory(cifar_root, tmp_path):
-    sweep_dir = tmp_path / "sweeps" / "convpool"
-    proc = run_train(
-        [
-            "-m",
-            "experiment=convpool",
-            "model.name=../../../escaped",
-            "dataset=cifar10",
-            "eval.fold=0",
-            f"dataset.root={cifar_root}",
-            f"hydra.sweep.dir={sweep_dir}",
-            *TINY[:-1],
-        ]
-    )
-    assert proc.returncode != 0 and "model.name='../../../escaped'" in proc.stdout + proc.stderr
-    assert not (tmp_path / "escaped").exists() and not (tmp_path.parent / "escaped").exists()
-    created = [p for p in tmp_path.rglob("*") if p.is_dir()]
-    assert all(sweep_dir in p.parents or p in (sweep_dir, sweep_dir.parent) for p in created), created

@@ -12,6 +12,7 @@ import torch
 from conftest import TINY, run_train, start_train, wait_for
 
 
+@pytest.mark.slow  # real processes, long: in `make test-slow` (CI runs both)
 def test_sigterm_checkpoints_mid_epoch_and_the_rerun_matches(cifar_root, tmp_path):
     # batch 8 -> 16 steps per epoch: SIGTERM lands inside an epoch.
     args = [
@@ -52,6 +53,7 @@ def test_nan_loss_stops_naming_epoch_and_step_and_keeps_the_last_good_checkpoint
     assert not (tmp_path / "result.json").exists()
 
 
+@pytest.mark.slow  # real processes, long: in `make test-slow` (CI runs both)
 def test_disk_full_while_writing_a_checkpoint_keeps_the_previous_one(cifar_root, tmp_path):
     args = [*TINY, "trainer.epochs=3", f"dataset.root={cifar_root}", f"hydra.run.dir={tmp_path}"]
     assert run_train(args, CRELU_FAULT="kill_after_checkpoint:1").returncode == -9

@@ -41,6 +41,7 @@ def kill_and_resume(fault: str, cifar_root, run_dir, extra=()) -> None:
     assert resumed.returncode == 0, resumed.stderr[-2000:]
 
 
+@pytest.mark.slow  # real processes, long: in `make test-slow` (CI runs both)
 def test_kill_inside_the_checkpoint_write(reference, cifar_root, tmp_path):
     # The second checkpoint's temp file is written, then the process dies before the rename.
     run_dir = tmp_path / "run"

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import REPO, TINY, train_env, wait_for
 
 CPU_RUN = " ".join(TINY[:-1])  # device, one epoch, small batches; the script names the model
@@ -71,6 +72,7 @@ def running(marker: str) -> bool:
     return False
 
 
+@pytest.mark.slow  # real processes, long: in `make test-slow` (CI runs both)
 def test_gpu_bench_sigterm_stops_the_measurement_merges_and_exits_143(cifar_root, tmp_path):
     proc = gpu_bench(cifar_root, tmp_path)
     try:
@@ -93,6 +95,7 @@ def test_gpu_bench_sigterm_stops_the_measurement_merges_and_exits_143(cifar_root
     assert [r["kind"] for r in merged["rows"]][0] == "pipeline"  # what finished was merged
 
 
+@pytest.mark.slow  # real processes, long: in `make test-slow` (CI runs both)
 def test_gpu_bench_exit_status_says_whether_a_measurement_failed(cifar_root, tmp_path):
     # BUDGET_S=60: only the first measurement (the input pipelines, about 45 s expected) may start.
     clean = gpu_bench(cifar_root, tmp_path / "clean", BUDGET_S="60")
