@@ -52,7 +52,7 @@ def init(device_kind: str) -> Dist:
     # A bounded timeout: if a peer dies, collectives fail instead of hanging forever.
     timeout = datetime.timedelta(seconds=float(os.environ.get("CRELU_DIST_TIMEOUT_S", "600")))
     dist.init_process_group(backend, timeout=timeout)
-    cpu_group = dist.new_group(backend="gloo", timeout=timeout) if backend == "nccl" else dist.group.WORLD
+    cpu_group = dist.new_group(backend="gloo", timeout=timeout)  # its own: never between DDP's collectives
     return Dist(dist.get_rank(), dist.get_world_size(), local_rank, cpu_group)
 
 
@@ -85,6 +85,32 @@ def any_rank(flag: bool, ctx: Dist) -> bool:
     t = torch.tensor([float(flag)])
     dist.all_reduce(t, op=dist.ReduceOp.MAX, group=ctx.cpu_group)
     return bool(t.item())
+
+
+class Agreement:
+    """`any_rank` one step late, so its latency hides behind a step: each call starts this step's all-reduce
+    and returns the previous one's result. Every rank reads the same results in the same order, so they stop
+    at the same step, at most one step after a signal."""
+
+    def __init__(self, ctx: Dist) -> None:
+        self.ctx, self._pending = ctx, None
+
+    def __call__(self, flag: bool) -> bool:
+        if not self.ctx.enabled:
+            return flag
+        agreed = self.settle()
+        t = torch.tensor([float(flag)])
+        self._pending = (dist.all_reduce(t, op=dist.ReduceOp.MAX, group=self.ctx.cpu_group, async_op=True), t)
+        return agreed
+
+    def settle(self) -> bool:
+        """The result of the all-reduce in flight (False when none); nothing is left in flight."""
+        if self._pending is None:
+            return False
+        work, t = self._pending
+        work.wait()
+        self._pending = None
+        return bool(t.item())
 
 
 def gather_rows(local: torch.Tensor, ctx: Dist) -> torch.Tensor:

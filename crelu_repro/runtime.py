@@ -73,6 +73,9 @@ class Runtime:
     progress: bool  # a tqdm bar
     stopping: bool = False  # the ranks agreed to stop (the last `stop_agreed`)
 
+    def __post_init__(self) -> None:
+        self._agreement = distributed.Agreement(self.dist)
+
     def autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
 
@@ -84,10 +87,14 @@ class Runtime:
     def memory_format(self) -> torch.memory_format:
         return torch.channels_last if self.channels_last else torch.preserve_format
 
-    def stop_agreed(self) -> bool:
+    def stop_agreed(self, settle: bool = False) -> bool:
         """Whether to stop now. Alone: the flag. Under DDP every rank must stop at the same step, so the
-        ranks agree at every step: one 1-element all-reduce on a CPU (gloo) group, no GPU sync."""
-        self.stopping = distributed.any_rank(STOP.requested, self.dist)
+        ranks agree at every step: a 1-element all-reduce on a CPU (gloo) group, no GPU sync, read a step
+        later so it overlaps the step (`settle`: wait for it now, at a point where the loop pauses anyway)."""
+        if settle:
+            self.stopping = self._agreement.settle() or distributed.any_rank(STOP.requested, self.dist)
+        else:
+            self.stopping = self._agreement(STOP.requested)
         return self.stopping
 
 

@@ -60,7 +60,7 @@ def train(cfg: DictConfig) -> dict:
             result.train_error,
             run.path,
         )
-        if built.rt.stop_agreed():  # a signal during the final evaluation: the result is written, now stop
+        if built.rt.stop_agreed(settle=True):  # a signal in the final evaluation: the result is written
             raise preempted(f"{run.path} is complete (its result is written); stopping")
         return result.to_json()
 
@@ -158,7 +158,7 @@ def fit(cfg: DictConfig, built: Built, state: TrainState, run: RunDir) -> None:
         cfg.dataset.name, len(built.loaders.train), len(built.loaders.val or ()), len(built.loaders.test),
         rt.device, rt.dist.world, run.path,
     )  # fmt: skip
-    if rt.stop_agreed():  # a signal while the data was read: nothing trained, but leave a checkpoint
+    if rt.stop_agreed(settle=True):  # a signal while the data was read: nothing trained; leave a checkpoint
         run.save_checkpoint(checkpoint(built, state, run))
     while state.epoch < t.epochs and not rt.stopping:
         t0 = synced_time(rt.device)
@@ -221,6 +221,9 @@ def train_one_epoch(model, loader, optimizer, scheduler, rt, state: TrainState, 
         pause = t.checkpoint_every_steps and done % t.checkpoint_every_steps == 0 and done < steps
         if rt.stop_agreed() or pause:  # every step: a stop is honoured within one step, on every rank
             break
+    stopping = rt.stopping
+    rt.stop_agreed(settle=True)  # nothing left in flight at a pause; a signal in the last step counts now
+    rt.stopping |= stopping
     bar.close()
     _raise_if_diverged(sums, state.epoch)  # never checkpoint a diverged state
     return done

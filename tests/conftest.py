@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -152,6 +153,23 @@ def cifar_train(cifar_root, tmp_path):
         return train_in_process(*TINY, f"dataset.root={cifar_root}", *overrides, out=out or tmp_path / "run")
 
     return go
+
+
+def signal_after_checkpoint(
+    proc: subprocess.Popen, run_dir: Path, sig: int = signal.SIGTERM, rank: str | None = None
+) -> tuple[str, float]:
+    """Send `sig` once `run_dir` holds a checkpoint, to the process or (torchrun) to its worker of `rank`;
+    return (its stderr, seconds from the signal to the exit). Kills the process group if it hangs."""
+    try:
+        wait_for(run_dir / "checkpoint.pt", proc)
+        assert proc.poll() is None, "the run ended before it could be signalled"
+        os.kill(torchrun_workers(proc.pid)[rank] if rank else proc.pid, sig)
+        sent = time.time()
+        _, stderr = proc.communicate(timeout=300)
+        return stderr, time.time() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:

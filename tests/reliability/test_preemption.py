@@ -3,26 +3,15 @@ under torchrun whatever `trainer.log_every`, and in a local sweep, which then st
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, start, start_train, torchrun_cmd, torchrun_workers, wait_for
+from conftest import TINY, signal_after_checkpoint, start, start_train, torchrun_cmd, wait_for
 
 from crelu_repro.results import read_result
-
-
-def signal_after_first_checkpoint(proc, run_dir: Path, sig: int = signal.SIGTERM) -> tuple[str, float]:
-    """Send `sig` once `run_dir` holds a checkpoint; (stderr, seconds from the signal to the exit)."""
-    wait_for(run_dir / "checkpoint.pt", proc)
-    assert proc.poll() is None, "the run ended before it could be signalled"
-    proc.send_signal(sig)
-    sent = time.time()
-    _, stderr = proc.communicate(timeout=300)
-    return stderr, time.time() - sent
 
 
 def saved_position(run_dir: Path) -> tuple[int, int]:
@@ -35,7 +24,7 @@ def test_sigterm_with_one_step_per_epoch(cifar_root, tmp_path):
     run_dir = tmp_path / "run"
     args = [*TINY, "trainer.batch_size=128", "trainer.epochs=40", f"dataset.root={cifar_root}"]
     proc = start_train([*args, f"hydra.run.dir={run_dir}"])
-    stderr, took = signal_after_first_checkpoint(proc, run_dir)
+    stderr, took = signal_after_checkpoint(proc, run_dir)
     assert proc.returncode == 143 and "SIGTERM: checkpointed" in stderr and "Traceback" not in stderr, stderr
     assert took < 30  # one step, one checkpoint
     epoch, step = saved_position(run_dir)
@@ -47,7 +36,7 @@ def test_sigint_does_what_sigterm_does_without_a_traceback(cifar_root, tmp_path)
     run_dir = tmp_path / "run"
     proc = start_train([*TINY, "trainer.batch_size=8", "trainer.epochs=20", f"dataset.root={cifar_root}",
                         f"hydra.run.dir={run_dir}"])  # fmt: skip
-    stderr, _ = signal_after_first_checkpoint(proc, run_dir, signal.SIGINT)
+    stderr, _ = signal_after_checkpoint(proc, run_dir, signal.SIGINT)
     assert proc.returncode == 143 and "SIGINT: checkpointed" in stderr, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert saved_position(run_dir) != (1, 0)  # saved where the signal stopped it, not only at epoch 1's end
@@ -78,17 +67,9 @@ def test_ddp_ranks_agree_to_stop_within_a_step_whatever_log_every(cifar_root, tm
     Here only rank 1 gets the signal; rank 0 must stop at the same step and write the checkpoint."""
     args = [*TINY, "trainer.epochs=200", "trainer.log_every=50", f"dataset.root={cifar_root}"]
     proc = start(torchrun_cmd([*args, f"hydra.run.dir={tmp_path}"]))
-    try:
-        wait_for(tmp_path / "checkpoint.pt", proc)
-        rank1 = torchrun_workers(proc.pid)["1"]
-        before = saved_position(tmp_path)
-        os.kill(rank1, signal.SIGTERM)
-        sent = time.time()
-        _, stderr = proc.communicate(timeout=120)
-        took = time.time() - sent
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    wait_for(tmp_path / "checkpoint.pt", proc)
+    before = saved_position(tmp_path)
+    stderr, took = signal_after_checkpoint(proc, tmp_path, rank="1")
     assert took < 60 and proc.returncode != 0, stderr[-3000:]
     assert "a stop signal on another rank: checkpointed" in stderr  # rank 0 stopped: it had no signal
     assert "SIGTERM: checkpointed" in stderr  # rank 1, at the same step (torchrun then reports both exits)
@@ -99,7 +80,7 @@ def test_ddp_ranks_agree_to_stop_within_a_step_whatever_log_every(cifar_root, tm
 def test_torchruns_sigterm_reaches_the_workers_and_they_checkpoint(cifar_root, tmp_path):
     args = [*TINY, "trainer.epochs=200", "trainer.batch_size=8", f"dataset.root={cifar_root}"]
     proc = start(torchrun_cmd([*args, f"hydra.run.dir={tmp_path}"]))
-    stderr, took = signal_after_first_checkpoint(proc, tmp_path)
+    stderr, took = signal_after_checkpoint(proc, tmp_path)
     assert took < 30 and proc.returncode != 0  # torchrun waits 30 s before it SIGKILLs its workers
     assert stderr.count("SIGTERM: checkpointed") == 2, stderr[-3000:]  # both workers, in step
     epoch, step = saved_position(tmp_path)

@@ -8,7 +8,7 @@ import signal
 import time
 
 import pytest
-from conftest import TINY, render_table, run, start, torchrun_cmd, torchrun_workers, train_cmd
+from conftest import TINY, render_table, run, signal_after_checkpoint, start, torchrun_cmd, train_cmd
 
 pytestmark = pytest.mark.slow
 
@@ -39,17 +39,7 @@ def test_killed_sweep_reruns_only_unfinished_runs_and_the_table_is_complete(cifa
 def test_a_dead_rank_ends_the_job_within_60_s(cifar_root, tmp_path):
     args = [*TINY, "trainer.epochs=200", "trainer.batch_size=8", f"dataset.root={cifar_root}"]
     proc = start(torchrun_cmd([*args, f"hydra.run.dir={tmp_path}"]))
-    try:
-        deadline = time.time() + 300
-        while not (tmp_path / "checkpoint.pt").exists() and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.1)
-        os.kill(torchrun_workers(proc.pid)["1"], signal.SIGKILL)
-        killed_at = time.time()
-        _, stderr = proc.communicate(timeout=120)
-        elapsed = time.time() - killed_at
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    stderr, elapsed = signal_after_checkpoint(proc, tmp_path, signal.SIGKILL, rank="1")
     assert proc.returncode != 0
     assert elapsed < 60, f"the job took {elapsed:.0f} s to end after a rank died"
     assert "exitcode" in stderr and "-9" in stderr  # torchrun names the failed rank and its signal
