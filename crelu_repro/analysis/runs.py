@@ -82,45 +82,24 @@ def load_run(run_dir: str | os.PathLike) -> Run:
 def eval_images(
     run: Run, n: int, data_root: str | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """`n` test images of the run's dataset, preprocessed and normalized as its evaluation did.
+    """`n` test images of the run's dataset, preprocessed and normalized as its evaluation did: the dataset's
+    own test loader (datasets.py) with limit_test=n. CIFAR: the first n test images, normalized with the
+    statistics of the run's own training split; ImageNet: n validation images taken round-robin over
+    classes, center crops. Returns (x, mean, std): x (n, 3, H, W) float32 = (pixels - mean) / std, mean and
+    std (3,) in pixel units; fewer than n rows if some ImageNet files are unreadable."""
+    from ..datasets import get_dataset, load_splits  # lazy: pairing needs no data
 
-    CIFAR: the first n test images, normalized with the statistics of the run's own training split.
-    ImageNet: n validation images taken round-robin over classes, center crops as in evaluation.
-    Returns (x, mean, std): x (n, 3, H, W) float32 = (pixels - mean) / std, mean and std (3,) in pixel units.
-    """
-    dataset = dict(run.config["dataset"], limit_test=n, download=False)
+    dataset = dict(run.config["dataset"], limit_test=n, download=False, num_workers=0)
     if data_root is not None:
         dataset["root"] = data_root
-    if dataset["name"] == "imagenet":
-        return _imagenet_images(dataset, n)
-    from ..data.device_loader import channel_stats
-    from ..datasets import load_splits  # lazy: pairing needs no data
-
-    # load_splits applies limit_train and the k-fold split, so the statistics are the run's own.
-    splits = load_splits(OmegaConf.create(dataset), OmegaConf.create(run.config["eval"]))
-    mean, std = channel_stats(splits.train.images)  # (3,), (3,) pixel units
-    images = torch.from_numpy(splits.test.images[:n]).float()  # (n, 3, H, W) in [0, 255]
-    return (images - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1), mean, std
-
-
-def _imagenet_images(dataset: dict, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    from ..data.imagenet import IMAGENET_MEAN, IMAGENET_STD, ImageNetLoader, scan_imagenet
-
-    files = scan_imagenet(dataset["root"], 1, n).val  # limit_train=1: only val's files are needed
-    loader = ImageNetLoader(
-        files.paths,
-        files.labels,
-        torch.device("cpu"),
-        train=False,
-        crop=dataset["image_size"],
-        resize=dataset["resize"],
-        num_workers=0,
-        decode="workers",
+    cfg = OmegaConf.create(dataset)
+    # load_splits applies limit_train and the k-fold split, so CIFAR's statistics are the run's own.
+    splits = load_splits(cfg, OmegaConf.create(run.config["eval"]))
+    test = get_dataset(cfg.name).feeder(splits, cfg, torch.device("cpu"), torch.float32, False)(
+        splits.test, False
     )
-    x = torch.cat(
-        [batch for batch, _ in loader.eval_batches(64)]
-    )  # (n', 3, crop, crop); n' < n if unreadable
-    return x, torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+    x = torch.cat([batch for batch, _ in test.eval_batches(64)])  # (n, 3, H, W)
+    return x, test.mean.flatten().cpu(), test.std.flatten().cpu()
 
 
 def conv_layers(model: SpecNet) -> list[str]:
