@@ -12,6 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from crelu_repro.cli_paths import fail
 from crelu_repro.config import CONFIG_DIR, check_override_keys, register
 from crelu_repro.distributed import env_rank
 from crelu_repro.errors import CreluError
@@ -31,12 +32,7 @@ def main(cfg: DictConfig) -> float | None:
     try:
         return train(cfg)["test_error"]
     except CreluError as err:  # the user's to fix: one message, no traceback
-        _fail(err)
-
-
-def _fail(err: CreluError) -> None:
-    print(f"error: {err}", file=sys.stderr)
-    sys.exit(err.exit_code)
+        sys.exit(fail(err))
 
 
 if __name__ == "__main__":
@@ -44,9 +40,9 @@ if __name__ == "__main__":
     try:
         check_override_keys([a for a in sys.argv[1:] if not a.startswith("-")], groups)
     except CreluError as err:
-        _fail(err)
+        sys.exit(fail(err))
     if env_rank() > 0:  # under torchrun only rank 0 writes: the others get no Hydra output directory
-        sys.argv += ["hydra.output_subdir=null", "hydra/job_logging=none", "hydra/hydra_logging=none",
+        sys.argv += ["hydra/job_logging=none", "hydra/hydra_logging=none",
                      f"hydra.run.dir={os.environ.get('TMPDIR', '/tmp')}"]  # fmt: skip
     try:
         with STOP.installed():  # one handler for the whole process: a sweep stops between runs too

@@ -1,5 +1,6 @@
-"""Folders named on a command line (`--out`, `--write`, `--sweep-dir`): checked before any work, so a file
-in the way or a folder that cannot be made is one message that says what to do, not a traceback."""
+"""Folders named on a command line (`--out`, `--write`, `--sweep-dir`, `hydra.run.dir`, a run's `out_dir`):
+checked before any work, so a file in the way or a folder that cannot be made is one message that says what
+to do, not a traceback."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ from .errors import CreluError, StorageError
 def output_dir(path: Path, option: str) -> Path:
     """`path` as a folder to write into, created with its parents when missing."""
     blocker = next((p for p in (path, *path.parents) if p.exists()), None)  # the nearest that exists
+    if blocker == path and not path.is_dir():
+        raise CreluError(f"{option} {path} exists and is a file, not a directory; choose another {option}")
     if blocker is not None and not blocker.is_dir():
-        where = f"{path} is a file" if blocker == path else f"{path} cannot be created: {blocker} is a file"
-        raise CreluError(f"{option} {where}; give a folder to write into (it is created if missing).")
+        raise CreluError(
+            f"{option} {path} cannot be created: {blocker} is a file; give a folder to write into (it is "
+            "created if missing)."
+        )
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:  # no permission, a read-only disk

@@ -36,11 +36,9 @@ TestMetrics = Callable[
 
 @dataclass(frozen=True)
 class DatasetEntry:
-    files: str  # the splits on disk, for messages
     read: Callable[[DictConfig], RawData]
-    feeder: Callable[
-        ..., Callable
-    ]  # (splits, dataset cfg, device, dtype, channels_last) -> (split, train) -> loader
+    # (splits, dataset cfg, device, dtype, channels_last) -> (split, train) -> loader
+    feeder: Callable[..., Callable]
     test_metrics: TestMetrics
 
 
@@ -53,14 +51,10 @@ def single_crop(
 
 
 DATASETS: dict[str, DatasetEntry] = {
-    "cifar10": DatasetEntry(
-        "train (data_batch_1-5) / test (test_batch)", read_cifar, cifar_feeder, single_crop
-    ),
-    "cifar100": DatasetEntry("train / test", read_cifar, cifar_feeder, single_crop),
+    "cifar10": DatasetEntry(read_cifar, cifar_feeder, single_crop),
+    "cifar100": DatasetEntry(read_cifar, cifar_feeder, single_crop),
     # Single center crop and 10-patch, top-1 and top-5, in one pass over the 10 crops of each image.
-    "imagenet": DatasetEntry(
-        "train/<wnid>/ / val/<wnid>/", read_imagenet, imagenet_feeder, evaluate_ten_patch
-    ),
+    "imagenet": DatasetEntry(read_imagenet, imagenet_feeder, evaluate_ten_patch),
 }
 
 
@@ -75,9 +69,14 @@ def load_splits(dataset: DictConfig, eval_cfg: DictConfig) -> Splits:
     return split_by_protocol(get_dataset(dataset.name).read(dataset), dataset, eval_cfg)
 
 
+def feeder_for(splits: Splits, dataset: DictConfig, device, dtype, channels_last: bool) -> Callable:
+    """(split, train) -> the dataset's loader of `split` on `device` (CIFAR: normalized by the training
+    split's statistics): the one way a loader is made, for a run or for one split alone."""
+    return get_dataset(dataset.name).feeder(splits, dataset, device, dtype, channels_last)
+
+
 def loaders_for(
     splits: Splits, dataset: DictConfig, device, dtype, channels_last: bool, train_eval: int
 ) -> Loaders:
     """The run's loaders on `device`: augmented training batches, plain val / test / train-error passes."""
-    feeder = get_dataset(dataset.name).feeder(splits, dataset, device, dtype, channels_last)
-    return make_loaders(splits, feeder, train_eval)
+    return make_loaders(splits, feeder_for(splits, dataset, device, dtype, channels_last), train_eval)

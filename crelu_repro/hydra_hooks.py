@@ -14,33 +14,20 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from .errors import ConfigError, CreluError, StorageError
-
-
-def ensure_dir(path: Path, what: str) -> None:
-    """`path` is a directory, or is made one; else StorageError / ConfigError with what to do."""
-    if path.is_dir():
-        return
-    if path.exists():
-        raise ConfigError(f"{what} {path} exists and is a file, not a directory; choose another {what}")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        why = err.strerror or err
-        raise StorageError(f"cannot create {what} {path}: {why}. Choose a writable {what}.") from None
+from .cli_paths import fail, output_dir
+from .errors import CreluError
 
 
 class OutputDirCheck(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
-        _check(lambda: ensure_dir(Path(config.hydra.run.dir), "hydra.run.dir"))
+        _check(lambda: output_dir(Path(config.hydra.run.dir), "hydra.run.dir"))
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        _check(lambda: ensure_dir(Path(config.hydra.sweep.dir), "hydra.sweep.dir"))
+        _check(lambda: output_dir(Path(config.hydra.sweep.dir), "hydra.sweep.dir"))
 
 
 def _check(step) -> None:
     try:
         step()
     except CreluError as err:  # SystemExit passes through Hydra's error reporting: one line, no traceback
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(err.exit_code)
+        sys.exit(fail(err))

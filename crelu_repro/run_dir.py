@@ -21,6 +21,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from . import distributed, faults, runio
+from .cli_paths import output_dir
 from .config import identity
 from .dashboard import FINAL_METRICS, HPARAMS, Dashboard
 from .errors import ConfigError, CreluError, StorageError
@@ -85,10 +86,8 @@ class RunDir:
 
     def _claim(self) -> dict:
         """Rank 0: skip a complete run without writing anything; else take the lock, check the checkpoint."""
-        if self.path.exists() and not self.path.is_dir():
-            raise StorageError(
-                f"{self.path} exists and is a file, not a run directory; choose another hydra.run.dir"
-            )
+        if not self.path.is_dir():  # (an existing one is left as it is: a read-only finished run is skipped)
+            output_dir(self.path, "the run directory (hydra.run.dir or out_dir)")
         if self._finished_here():
             return {"finished": True}
         self._lock()
@@ -110,7 +109,6 @@ class RunDir:
 
     def _lock(self) -> None:
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as err:
             raise StorageError(

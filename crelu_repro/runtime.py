@@ -42,21 +42,19 @@ class StopFlag:
 
     @contextmanager
     def installed(self) -> Iterator[StopFlag]:
-        """Route SIGTERM and SIGINT here for the duration (nested uses share one installation)."""
+        """Route SIGTERM and SIGINT here for the duration (nested uses share one installation). The outermost
+        one starts clear: a stop ends the sweep it came in, not the next `train()` of a notebook."""
+        if not self._installed:
+            self.signal = None
         main = threading.current_thread() is threading.main_thread()  # handlers exist in the main thread only
-        if not main or self._installed:
-            self._installed += 1
-            try:
-                yield self
-            finally:
-                self._installed -= 1
-            return
-        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGTERM, signal.SIGINT)}
-        self._installed = 1
+        previous = {}
+        if main and not self._installed:
+            previous = {s: signal.signal(s, self._handle) for s in (signal.SIGTERM, signal.SIGINT)}
+        self._installed += 1
         try:
             yield self
         finally:
-            self._installed = 0
+            self._installed -= 1
             for s, handler in previous.items():
                 signal.signal(s, handler)
 

@@ -127,7 +127,7 @@ def collect(sweep_dir: Path) -> dict[tuple[str, str], list[tuple[Path, Result]]]
     return groups
 
 
-def _vote(runs: list[tuple[Path, dict]]) -> float | None:
+def _vote(runs: list[tuple[Path, Result]]) -> float | None:
     """The error of the runs' vote, if every run kept scores for the same test labels."""
     scores, labels = [], None
     for run_dir, _ in runs:

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from crelu_repro.build import build, make_runtime
 from crelu_repro.config import compose
 from crelu_repro.data import Split, Splits
-from crelu_repro.datasets import loaders_for
+from crelu_repro.datasets import feeder_for
 from crelu_repro.distributed import Dist
 from crelu_repro.models import build_model
 from crelu_repro.runtime import setup_backends, synced_time
@@ -200,7 +200,8 @@ def measure_all(a, dev, report: dict, base: dict, splits: Splits, naive_set, mod
         def pipe(batch: int = batch) -> dict:
             cfg = project_cfg(extra)  # the trainer's loader on this device, default settings
             rt = make_runtime(cfg, dev, Dist())
-            ld = loaders_for(splits, cfg.dataset, dev, rt.dtype, rt.channels_last, 1).train
+            feed = feeder_for(splits, cfg.dataset, dev, rt.dtype, rt.channels_last)
+            ld = feed(splits.train, True)  # the trainer's training loader alone
             sources = {"project": lambda: epochs_of(ld, batch)}
             sources["naive"] = lambda: naive_batches(naive_set, batch, a.workers, dev)
             return pipeline_rates(sources, batch, a, dev)

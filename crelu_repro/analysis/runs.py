@@ -87,7 +87,7 @@ def eval_images(
     statistics of the run's own training split; ImageNet: n validation images taken round-robin over
     classes, center crops. Returns (x, mean, std): x (n, 3, H, W) float32 = (pixels - mean) / std, mean and
     std (3,) in pixel units; fewer than n rows if some ImageNet files are unreadable."""
-    from ..datasets import get_dataset, load_splits  # lazy: pairing needs no data
+    from ..datasets import feeder_for, load_splits  # lazy: pairing needs no data
 
     dataset = dict(run.config["dataset"], limit_test=n, download=False, num_workers=0)
     if data_root is not None:
@@ -95,9 +95,7 @@ def eval_images(
     cfg = OmegaConf.create(dataset)
     # load_splits applies limit_train and the k-fold split, so CIFAR's statistics are the run's own.
     splits = load_splits(cfg, OmegaConf.create(run.config["eval"]))
-    test = get_dataset(cfg.name).feeder(splits, cfg, torch.device("cpu"), torch.float32, False)(
-        splits.test, False
-    )
+    test = feeder_for(splits, cfg, torch.device("cpu"), torch.float32, False)(splits.test, False)
     x = torch.cat([batch for batch, _ in test.eval_batches(64)])  # (n, 3, H, W)
     return x, test.mean.flatten().cpu(), test.std.flatten().cpu()
 

@@ -6,6 +6,8 @@ layer tables are Python (`convpool.py`, `vgg.py`, `allcnnb.py`); `builder.py` tu
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from omegaconf import DictConfig
 
 from .builder import SpecNet, Variant, build, resolve
@@ -19,7 +21,7 @@ def build_model(
     config."""
     variant = load_variant(name)
     changes = {k: v for k, v in (("batchnorm", batchnorm), ("crelu_base", crelu_base)) if v is not None}
-    return build_variant(Variant(**{**variant.__dict__, **changes}), num_classes)
+    return build_variant(replace(variant, **changes), num_classes)
 
 
 def build_variant(variant: Variant | DictConfig, num_classes: int) -> SpecNet:

@@ -85,3 +85,15 @@ def test_torchruns_sigterm_reaches_the_workers_and_they_checkpoint(cifar_root, t
     assert stderr.count("SIGTERM: checkpointed") == 2, stderr[-3000:]  # both workers, in step
     epoch, step = saved_position(tmp_path)
     assert (epoch, step) != (1, 0) and 0 <= step < 16
+
+
+def test_a_stop_ends_the_sweep_it_came_in_not_the_next_session():
+    """The flag is process-wide (a sweep's later runs must see it); a new outermost session starts clear."""
+    from crelu_repro.runtime import STOP
+
+    with STOP.installed():
+        STOP.signal = "SIGTERM"
+        with STOP.installed():  # a run inside the sweep: still stopping
+            assert STOP.requested
+    with STOP.installed():  # a later train() in the same process (a notebook, the in-process tests)
+        assert not STOP.requested
