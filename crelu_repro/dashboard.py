@@ -14,6 +14,8 @@ from pathlib import Path
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
+from .results import RESULT
+
 # TensorBoard tag -> the field of a history record (results.EpochRecord) it shows.
 EPOCH_SCALARS = {
     "test/error": "test_error",
@@ -84,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.sweep_dir.is_dir():
         print(f"error: no sweep at {args.sweep_dir}; run its `make table-...` first", file=sys.stderr)
         return 2
+    if not any(args.sweep_dir.rglob(RESULT)):  # e.g. multirun/claims: its own images, no runs to chart
+        print(f"no finished runs under {args.sweep_dir}: no run layout written")
+        return 0
     print(write_sweep_layout(args.sweep_dir, args.title or args.sweep_dir.name))
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import shutil
 import socket
 import subprocess
 import sys
@@ -115,3 +116,14 @@ def test_tensorboard_serves_the_run(finished_run, tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def test_a_sweep_layout_is_written_only_where_runs_are(tmp_path, finished_run):
+    """`make tensorboard TABLE=claims` must not plant the runs' charts in a folder that holds none."""
+    from crelu_repro import dashboard
+
+    (tmp_path / "claims").mkdir()
+    assert dashboard.main([str(tmp_path / "claims")]) == 0 and not (tmp_path / "claims" / "_layout").exists()
+    assert dashboard.main([str(tmp_path / "missing")]) == 2
+    shutil.copytree(finished_run, tmp_path / "sweep" / "run")
+    assert dashboard.main([str(tmp_path / "sweep")]) == 0 and (tmp_path / "sweep" / "_layout").is_dir()
