@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from claims_fixture import planned
 from conftest import IMAGENET_ARGS, REPO, renamed_run, run_train, train_env
 
+from crelu_repro import runio
 from crelu_repro.paths import run_subdir
 
 SCRIPT = [sys.executable, str(REPO / "scripts" / "figures.py")]
@@ -24,8 +26,14 @@ def figures(*args: str) -> subprocess.CompletedProcess:
 
 
 def place(trained: Path, sweeps: Path, table: str, dataset: str, model: str, classes: int) -> Path:
-    """`renamed_run` where `table`'s sweep puts seed 0 / fold 0 of `model`."""
-    return renamed_run(trained, sweeps / table / run_subdir(model, dataset, 0, 0), model, classes)
+    """`renamed_run` as `table`'s first planned run of `model` (seed 0 / fold 0): at its place, recording
+    its planned seed, fold and identity, so that the table (and the figures) count it."""
+    run = planned(sweeps, table, model, dataset, 0)
+    renamed_run(trained, run.path, model, classes)
+    result = json.loads((run.path / "result.json").read_text())
+    result.update(dataset=dataset, seed=run.seed, fold=run.fold, identity=run.identity)
+    runio.write_json(run.path / "result.json", result)
+    return run.path
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, train_env
 
-from crelu_repro import params, tables
+from crelu_repro import faults, params, tables
 
 
 def cli(module: str, *args: str) -> subprocess.CompletedProcess:
@@ -71,5 +71,23 @@ def test_a_write_that_fails_after_the_checks_is_a_storage_error(places, monkeypa
         "error: could not write the parameter table (table_params.md): No space left on device; "
         "free some space or fix permissions, and rerun.\n"
     )
-    assert tables.main(["convpool", "--sweep-dir", str(places["sweep"]), "--out", str(places["sweep"])]) == 4
-    assert capsys.readouterr().err.startswith("error: could not write the convpool table")
+
+
+@pytest.mark.parametrize("name", ["convpool.md", "convpool.json"])
+def test_a_full_disk_leaves_the_previous_table_whole(places, monkeypatch, capsys, name):
+    """A full disk left convpool.json truncated at 4096 bytes: tables are now written atomically."""
+    out = places["sweep"] / "out"
+    argv = ["convpool", "--sweep-dir", str(places["sweep"]), "--out", str(out)]
+    assert tables.main(argv) == 0
+    before = (out / name).read_bytes()
+    monkeypatch.setattr(faults, "_point", "enospc_in_write")
+    monkeypatch.setattr(faults, "_arg", name)
+    assert tables.main(argv) == 4
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        len(err) == 1 and "No space left on device" in err[0] and f"the previous {name} is intact" in err[0]
+    )
+    assert (out / name).read_bytes() == before and sorted(p.name for p in out.iterdir()) == [
+        "convpool.json",
+        "convpool.md",
+    ]  # no temporary file left
