@@ -32,6 +32,15 @@ def planned(sweeps: Path, name: str, model: str, dataset: str, index: int, quick
     return runs[index]
 
 
+def run_config(run: PlannedRun, **dataset: object) -> dict:
+    """The resolved config `run` has (as train.py records it in result.json), `dataset` keys replaced
+    (paths only: `root=` changes no identity)."""
+    config = json.loads(_config(run.overrides))
+    config["out_dir"] = str(run.path)
+    config["dataset"].update(dataset)
+    return config
+
+
 @functools.cache
 def _config(overrides: tuple[str, ...]) -> str:
     return json.dumps(
@@ -55,8 +64,7 @@ def write_run(
     `round(20 * (1 - test_error / 100))` images (20 test images, 10 classes)."""
     run = planned(sweeps, name, model, dataset, index, quick, overrides)
     run.path.mkdir(parents=True)
-    config = json.loads(_config(run.overrides))
-    config["out_dir"] = str(run.path)
+    config = run_config(run)
     values = dict(
         model=model,
         dataset=dataset,

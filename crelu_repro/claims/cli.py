@@ -53,9 +53,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> list[Path]:
     """Assess every claim and write the report, the JSON and the figures; return the files written."""
-    claims, unchecked = load_claims(args.claims)
     make = "make claims" + (" QUICK=1" if args.quick else "")
     input_dir(args.sweeps, "--sweeps", f"train a table first (`make table-convpool`), then `{make}`")
+    claims, unchecked = load_claims(args.claims)
     output_dir(args.out, "--out")
     sweeps = Sweeps(args.sweeps, args.quick, args.overrides)
     assessments = assess(claims, sweeps, Figures(args.figures, args.quick))

@@ -133,6 +133,8 @@ def _mismatch(result: Result, run: PlannedRun) -> str:
         diffs = [f"{n} {a!r} (planned {b!r})" for n, a, b in zip(names, said, run.key, strict=True) if a != b]
         return "it records " + ", ".join(diffs)
     recorded = canonical_identity(result.identity)
+    if canonical_identity(result.config) != recorded:  # the resolved config it recorded is not its identity's
+        return "its recorded config disagrees with its recorded identity (an edited result?)"
     if recorded != run.identity:
         diffs = config_diff(recorded, run.identity)
         more = f" (+{len(diffs) - 3} more)" if len(diffs) > 3 else ""

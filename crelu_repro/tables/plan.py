@@ -5,14 +5,16 @@ composed to its directory and its identity.
     for run in table.runs: run.row, run.dataset, run.seed, run.fold, run.path, run.identity
 
 Jobs are Hydra's own (`BasicSweeper.split_arguments` over the experiment's sweeper params and the
-overrides); each distinct job without its seed and fold is composed once and the seed and fold are then
-set on it as Hydra's override would set them. The directory is the one `train.py -m` gives the job
-(`paths.run_subdir` through the same resolver arguments) and the identity is `config.identity` of its
-config: what a run that belongs to this table must have recorded.
+overrides), each composed as Hydra composes it: its config-group choices (and mappings) through the
+defaults list, once per distinct choice (the expensive part), then its scalar `key=value` overrides
+applied with `OmegaConf.update(..., merge=True)`, Hydra's own way. The directory is the one `train.py -m`
+gives the job (`paths.run_subdir` through the same resolver arguments) and the identity is
+`config.identity` of its config: what a run that belongs to this table must have recorded.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections import Counter
 from collections.abc import Sequence
@@ -21,16 +23,18 @@ from pathlib import Path
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override, OverrideType
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from ..config import choice, compose, identity, model_label, recipe_overrides, validate
+from ..config import CONFIG_DIR, choice, compose, identity, model_label, recipe_overrides, validate
 from ..models import Variant, variant_of
 from ..models.variants import signature
 from ..paths import run_subdir
 from .spec import TableError, TableSpec, check_name, compose_experiment, spec_of, split_overrides
 
-AXES = ("seed", "eval.fold")  # set on a composed job, as the override would; every other key is composed
+GROUPS = frozenset(p.name for p in CONFIG_DIR.iterdir() if p.is_dir())  # model, dataset, ..., experiment
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,13 +164,19 @@ def _plan(task: tuple[str, ...], params: tuple[tuple[str, str], ...]) -> tuple[_
     composed: dict[tuple[str, ...], DictConfig] = {}
     out = []
     for job in jobs[0] if jobs else []:
-        rest = tuple(o for o in job if _key(o) not in AXES)
-        if rest not in composed:
-            composed[rest] = compose([*rest, "out_dir=."])
-        cfg = composed[rest]
-        for o in parser.parse_overrides([o for o in job if _key(o) in AXES]):
-            OmegaConf.update(cfg, o.key_or_group, o.value(), merge=True)
-        validate(cfg)
+        parsed = parser.parse_overrides(job)
+        groups = tuple(o.input_line for o in parsed if not _is_scalar(o))
+        fresh = groups not in composed
+        if fresh:  # a copy of the composition: this plan's scalars then go into it
+            composed[groups] = copy.deepcopy(_composed(groups))
+        cfg = composed[groups]
+        for o in filter(_is_scalar, parsed):  # then the scalars, as Hydra applies them: each replaces
+            try:
+                OmegaConf.update(cfg, o.key_or_group, o.value(), merge=True)
+            except OmegaConfBaseException as err:
+                raise TableError(f"cannot apply {o.input_line} to {task[0]}: {err}") from None
+        if fresh:  # (the sweep validates every run; the plan, each composition: labels need valid models)
+            validate(cfg)
         kfold = choice(cfg.eval.protocol) == "kfold"
         label = model_label(cfg.model)
         subdir = run_subdir(label, cfg.dataset.name, cfg.seed, cfg.eval.fold, recipe_overrides(list(job)))
@@ -178,8 +188,23 @@ def _plan(task: tuple[str, ...], params: tuple[tuple[str, str], ...]) -> tuple[_
     return tuple(out)
 
 
-def _key(override: str) -> str:
-    return override.split("=", 1)[0].lstrip("+~")
+@functools.lru_cache(maxsize=256)
+def _composed(groups: tuple[str, ...]) -> DictConfig:
+    """The defaults list (and any mapping merged into it): once per distinct choice in this process, so
+    plans that differ in scalars only (QUICK, a recipe) share it."""
+    return compose([*groups, "out_dir=."])
+
+
+def _is_scalar(override: Override) -> bool:
+    """A plain `key=<scalar>`: Hydra applies it after composing the config groups, and it replaces what
+    was there, so one composed config can take each job's in turn. Anything else (a group choice, a
+    mapping or list that merges, `+key`, `~key`, `key+=`) is composed with the job."""
+    return (
+        override.type == OverrideType.CHANGE
+        and override.package is None
+        and override.key_or_group not in GROUPS
+        and not isinstance(override.value(), dict | list)
+    )
 
 
 def _check_distinct(jobs: list[_Job], experiment: str) -> None:

@@ -8,6 +8,7 @@ than the file holds is ever materialized; a symbolic link is refused.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,7 @@ def _load(path: Path, shape: tuple[int, ...], kind: type) -> np.ndarray:
         raise ScoresError(path, "is missing")
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError, EOFError) as err:  # not .npy, truncated, object dtype, empty
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:  # not .npy, truncated, objects, empty
         raise ScoresError(
             path, f"cannot be read as a plain array ({str(err).splitlines()[0][:120]})"
         ) from None

@@ -1,4 +1,5 @@
-"""params and tables: a file where a folder belongs is one message, not a traceback."""
+"""params, tables and claims: a file where a folder belongs, or a folder that is missing, is one message, not
+a traceback."""
 
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ def places(tmp_path) -> dict[str, Path]:
             ["--sweep-dir", "is a file", "make table-convpool"],
         ),
         ("tables", ["convpool", "--sweep-dir", "{sweep}", "--out", "{file}"], ["--out", "is a file"]),
+        ("claims", ["--sweeps", "{sweep}", "--out", "{file}", "--no-tb"], ["--out", "is a file"]),
+        ("claims", ["--sweeps", "{file}", "--out", "{sweep}/out"], ["--sweeps", "is a file", "make claims"]),
         (
             "tables",
             ["convpool", "--sweep-dir", "{sweep}", "--out", "{file}/x"],
@@ -59,6 +62,10 @@ def test_a_file_where_a_folder_belongs_is_one_clear_message(module, args, named,
 
 def test_a_missing_sweep_names_the_make_target(tmp_path):  # already one line on fe9da43: it stays so
     one_line_error(cli("tables", "vgg", "--sweep-dir", str(tmp_path / "none")), "make table-vgg")
+    # claims exited 0 with every verdict "not run" from a folder that does not exist
+    none = str(tmp_path / "none")
+    one_line_error(cli("claims", "--sweeps", none, "--quick"), "--sweeps", none, "does not exist", "QUICK=1")
+    assert not (tmp_path / "none").exists()
 
 
 def test_a_write_that_fails_after_the_checks_is_a_storage_error(places, monkeypatch, capsys):
