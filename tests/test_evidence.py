@@ -212,6 +212,16 @@ def test_any_error_json_is_one_line_in_the_failed_list(sweeps, content, why):
     assert ev.failed == [(str(failed), why)] and ev.runs[3].why == f"failed: {why}"
 
 
+def test_a_deep_figure_json_is_no_recursion_error(tmp_path):
+    (tmp_path / "cifar10").mkdir()
+    (tmp_path / "cifar10" / "pairing.json").write_text("[" * 100_000 + "]" * 100_000)
+    found = assess(load_claims()[0], Sweeps(tmp_path / "none", False), Figures(tmp_path, False))
+    check = next(
+        c for a in found for c in a.checks if c.id == "pairing_relu:cifar10:pairing_mu_conv1:relu<gaussian"
+    )
+    assert check.verdict == "not run"  # unusable: as if absent
+
+
 def _scores(run_dir: Path, array: object, **save: object) -> None:
     with open(run_dir / runio.SCORES, "wb") as f:
         np.save(f, array, **save)

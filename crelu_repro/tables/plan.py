@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,8 +183,7 @@ def _plan(task: tuple[str, ...], params: tuple[tuple[str, str], ...]) -> tuple[_
             label, str(cfg.dataset.name), int(cfg.seed), int(cfg.eval.fold) if kfold else None, subdir,
             identity(cfg), int(cfg.dataset.num_classes), variant_of(cfg.model), tuple(job),
         ))  # fmt: skip
-    _check_distinct(out, task[0])
-    return tuple(out)
+    return tuple(_dedupe(out, task[0]))
 
 
 @functools.lru_cache(maxsize=256)
@@ -207,13 +205,18 @@ def _is_scalar(override: Override) -> bool:
     )
 
 
-def _check_distinct(jobs: list[_Job], experiment: str) -> None:
-    """Two jobs with one row, dataset, seed and fold would be one row's two runs of different configs."""
-    twice = [k for k, n in Counter((j.row, j.dataset, j.seed, j.fold) for j in jobs).items() if n > 1]
-    if twice:
-        row, dataset, seed, fold = twice[0]
-        raise TableError(
-            f"{experiment}: the sweep plans several runs of {row} on {dataset} (seed {seed}, fold {fold}) "
-            "with different configurations; a table's rows are its models: sweep anything else in a table "
-            "of its own, or give it as a recipe (ARGS)"
-        )
+def _dedupe(jobs: list[_Job], experiment: str) -> list[_Job]:
+    """One job per planned run: two jobs of one network, dataset, seed and fold with one identity are one
+    run (the sweep's second finds it finished); with two identities they would be one row's two runs of
+    different configurations, which a table cannot show."""
+    first: dict[tuple, _Job] = {}
+    for j in jobs:
+        key = (j.row, j.dataset, j.seed, j.fold)
+        if key in first and first[key].identity != j.identity:
+            raise TableError(
+                f"{experiment}: the sweep plans several runs of {j.row} on {j.dataset} (seed {j.seed}, fold "
+                f"{j.fold}) with different configurations; a table's rows are its models: sweep anything "
+                "else in a table of its own, or give it as a recipe (ARGS)"
+            )
+        first.setdefault(key, j)
+    return list(first.values())
