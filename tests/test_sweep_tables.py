@@ -14,6 +14,7 @@ import pytest
 from claims_fixture import planned
 from conftest import REPO, render_table, run_train
 
+from crelu_repro import tables
 from crelu_repro.stats import vote_error
 
 QUICK = ["trainer.device=cpu", "trainer.epochs=1", "trainer.batch_size=32", "trainer.eval_batch_size=64"]
@@ -21,6 +22,12 @@ QUICK = ["trainer.device=cpu", "trainer.epochs=1", "trainer.batch_size=32", "tra
 
 def sweep(args: list[str]) -> subprocess.CompletedProcess:
     return run_train(["-m", *args], timeout=600)
+
+
+def render_here(name: str, sweep_dir: Path, out: Path, *extra: str) -> str:
+    """The table CLI in this process (`render_table` runs it as a process)."""
+    assert tables.main([name, "--sweep-dir", str(sweep_dir), "--out", str(out), *extra]) == 0
+    return (out / f"{name}.md").read_text()
 
 
 def run_dir(sweep_dir: Path, model: str, fold: int, overrides: list[str]) -> Path:
@@ -138,14 +145,14 @@ def test_table_renders_ours_beside_the_paper(convpool_sweep, tmp_path):
 
 
 def test_another_recipe_gets_its_own_folder_and_never_touches_finished_runs(convpool_sweep, tmp_path):
-    """`make table-convpool ARGS="... trainer.epochs=2"` over finished 1-epoch runs: they were refused, got
+    """`make table-convpool ARGS="... optim.lr=0.1"` over finished runs of another lr: they were refused, got
     error.json and showed as failed. Now the new recipe trains in its own folder and each table shows its
     own recipe's runs, naming the other's folder as not counted."""
     sweep_dir, _, _, overrides = convpool_sweep
     recipe = run_dir(sweep_dir, "relu", 0, overrides).parents[2]  # the finished runs' recipe folder
     finished = {p: p.read_bytes() for p in recipe.rglob("*") if p.is_file()}
     other = [o for o in overrides if not o.startswith(("model=", "eval.fold="))]
-    other += ["model=relu", "eval.fold=0", "trainer.epochs=2"]
+    other += ["model=relu", "eval.fold=0", "optim.lr=0.1"]
     rerun = sweep(["experiment=convpool", *other, f"hydra.sweep.dir={sweep_dir}"])
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert (
@@ -155,14 +162,17 @@ def test_another_recipe_gets_its_own_folder_and_never_touches_finished_runs(conv
     assert {p: p.read_bytes() for p in recipe.rglob("*") if p.is_file()} == finished  # not touched at all
     assert not list(sweep_dir.rglob("error.json"))
     new = run_dir(sweep_dir, "relu", 0, other)
-    assert new.relative_to(sweep_dir).parts[0] == "trainer.batch_size=32,trainer.device=cpu,trainer.epochs=2"
-    out = render_table("convpool", sweep_dir, tmp_path / "two", "--", *other)
-    assert "| relu | 1/1 |" in out and "2 epochs, batch 32" in out
+    assert (
+        new.relative_to(sweep_dir).parts[0]
+        == "optim.lr=0.1,trainer.batch_size=32,trainer.device=cpu,trainer.epochs=1"
+    )
+    out = render_here("convpool", sweep_dir, tmp_path / "two", "--", *other)
+    assert "| relu | 1/1 |" in out and "sgd lr 0.1, onecycle" in out
     table = json.loads((tmp_path / "two" / "convpool.json").read_text())
     assert table["rows"][0]["runs"] == [{"seed": 0, "fold": 0, "dir": str(new)}]
     assert [n["path"] for n in table["not_counted"]] == [
         str(sweep_dir / "trainer.batch_size=32,trainer.device=cpu,trainer.epochs=1")
     ]  # one line for the other recipe's folder (4 results), not one per run
-    out = render_table("convpool", sweep_dir, tmp_path / "one", "--", *overrides)
+    out = render_here("convpool", sweep_dir, tmp_path / "one", "--", *overrides)
     assert "| relu | 2/2 |" in out and "| crelu_half | 2/2 |" in out
-    assert "trainer.epochs=2`: 1 result(s) in a folder the plan does not use" in out
+    assert "trainer.epochs=1`: 1 result(s) in a folder the plan does not use" in out
