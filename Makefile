@@ -5,32 +5,25 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
-.PHONY: help install test test-slow lint train tensorboard benchmark tables table-convpool table-vgg table-imagenet \
-	table-regularization table-placement table-params figures claims clean
+# The tables' targets (table-convpool, ...) are one pattern rule, `table-%`: pattern rules cannot be .PHONY.
+.PHONY: help install test test-slow lint train tensorboard benchmark tables table-params figures claims clean
 
-# QUICK=1 shrinks every table's sweep to a CPU smoke run (data subset, 1 epoch, 2 models per row) written
-# to multirun/quick/ and results/quick/: same columns, numbers not comparable with the paper's.
+# QUICK=1 runs a table's QUICK recipe instead (each experiment's `table.quick` node: a data subset, one
+# epoch, two models per row) into multirun/quick/ and results/quick/: same columns, numbers not comparable.
 QUICK ?=
-QUICK_DATA := dataset.limit_train=500 dataset.limit_test=500 trainer.epochs=1 trainer.batch_size=50
 SWEEPS := $(if $(QUICK),multirun/quick,multirun)
 TABLES_OUT := $(if $(QUICK),results/quick,results)
 
-# QUICK: 2 models per row (each experiment's sweep reads eval.models); ImageNet also at a smaller size.
-QUICK_MODELS := eval.models=2
-QUICK_imagenet := dataset.image_size=112 dataset.resize=128
-
-# $(1) table. The table is rendered even when some runs failed (they are listed in it); make then exits with
-# the sweep's status. Its rows and models per row come from configs/experiment/$(1).yaml.
-define sweep_and_render
-	$(PY) train.py -m experiment=$(1) hydra.sweep.dir=$(SWEEPS)/$(1) \
-		$(if $(QUICK),$(QUICK_DATA) $(QUICK_MODELS) $(QUICK_$(1))) $(ARGS); \
-	status=$$?; \
-	$(PY) -m crelu_repro.tables $(1) --sweep-dir $(SWEEPS)/$(1) --out $(TABLES_OUT) $(if $(QUICK),--quick); \
-	exit $$status
-endef
+# Every configs/experiment/<table>.yaml with a `table:` node is a table (crelu_repro/tables/).
+TABLE_FILES := $(shell grep -l '^table:' configs/experiment/[!_]*.yaml)
+TABLE_CLI = $(PY) -m crelu_repro.tables $* --sweep-dir $(SWEEPS)/$* $(if $(QUICK),--quick)
 
 help:  ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@for f in $(TABLE_FILES); do \
+		printf "  make %-18s %s: results/%s.md (+ .json)\n" "table-$$(basename $$f .yaml)" \
+			"$$(sed -n 's/^  title: *//p' $$f | tr -d '"')" "$$(basename $$f .yaml)"; done
+	@echo "  (QUICK=1: a table's CPU smoke recipe; ARGS=\"...\": overrides for the sweep and the table alike)"
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -62,20 +55,16 @@ benchmark: $(STAMP)  ## training img/s, the trainer's loop vs a naive DataLoader
 
 tables: table-params table-convpool table-vgg table-regularization table-imagenet  ## every paper table
 
-table-convpool: $(STAMP)  ## ConvPool-CNN-C x CIFAR-10/100, 10 folds: results/convpool.md (+ .json)
-	$(call sweep_and_render,convpool)
-
-table-vgg: $(STAMP)  ## VGG-style x CIFAR-10/100, 10 folds: results/vgg.md (+ .json)
-	$(call sweep_and_render,vgg)
-
-table-regularization: $(STAMP)  ## train vs test error, relu vs crelu: results/regularization.md (+ .json)
-	$(call sweep_and_render,regularization)
-
-table-imagenet: $(STAMP)  ## All-CNN-B x ImageNet, top-1/5, 10-patch: results/imagenet.md (+ .json)
-	$(call sweep_and_render,imagenet)
-
-table-placement: $(STAMP)  ## ours: where to place CReLU, ConvPool-CNN-C x CIFAR-10/100: results/placement.md
-	$(call sweep_and_render,placement)
+# make table-<table> [QUICK=1] [ARGS="overrides"]: the table's sweep (resumable: finished runs are skipped),
+# then its rendering from exactly the runs that sweep plans, composed with the same ARGS (another recipe
+# gets its own folder: crelu_repro/paths.py). The table is rendered even when some runs failed (it lists
+# them); make then exits with the sweep's status.
+table-%: $(STAMP)
+	@sweep="$$($(TABLE_CLI) --sweep-args)" || exit $$?; \
+	echo "$(PY) train.py -m $$sweep $(ARGS)"; \
+	$(PY) train.py -m $$sweep $(ARGS); status=$$?; \
+	$(TABLE_CLI) --out $(TABLES_OUT) -- $(ARGS) || exit $$?; \
+	exit $$status
 
 table-params: $(STAMP)  ## results/table_params.md (+ .json): parameter counts, paper vs ours
 	$(PY) -m crelu_repro.params --write $(TABLES_OUT)

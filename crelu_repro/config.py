@@ -5,6 +5,8 @@ the combinations the ranges cannot express, before anything is read.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
 import os
 import secrets
@@ -68,8 +70,14 @@ def register() -> None:
         # What a run's model is, for its directory name: the variant's name or a derived label.
         OmegaConf.register_new_resolver("model_label", model_label)
     if not OmegaConf.has_resolver("run_subdir"):  # the run-directory patterns live in paths.py
-        OmegaConf.register_new_resolver("run_subdir", lambda m, d, s, f: run_subdir(model_label(m), d, s, f))
+        OmegaConf.register_new_resolver("run_subdir", _table_run_subdir)
         OmegaConf.register_new_resolver("sweep_subdir", sweep_subdir)
+
+
+def _table_run_subdir(model: DictConfig, dataset: str, seed: int, fold: int, task: object = ()) -> str:
+    """A table run's folder: `task` is the job's overrides (hydra.overrides.task), whose recipe part names
+    a folder of its own (see `recipe_overrides`)."""
+    return run_subdir(model_label(model), dataset, seed, fold, recipe_overrides(list(task or ())))
 
 
 def model_label(model: DictConfig) -> str:
@@ -97,19 +105,61 @@ NON_IDENTITY_KEYS = (
     "trainer.log_every",
     "trainer.eval_batch_size",
     "trainer.checkpoint_every_steps",  # pausing to save changes nothing that is computed
+    "eval.models",  # how many runs a sweep plans; no run computes anything from it
+    "table",  # how a table shows its runs (configs/experiment/<table>.yaml)
 )
 
 
 def identity(cfg: DictConfig) -> dict:
-    """The resolved config that defines a run's result (paths and cosmetics removed)."""
-    plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    """What defines a run's result: the resolved config without paths and cosmetics, its model as the
+    network it builds (`canonical_identity`)."""
+    return canonical_identity(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
+
+
+def canonical_identity(plain: dict) -> dict:
+    """An identity (a resolved config as plain JSON, or one stored by an older version) with only what
+    changes the computation: NON_IDENTITY_KEYS dropped, the model as `models.variants.network` describes
+    it (no name or note; CReLU's base only where CReLU is used). So two configurations that compute the
+    same thing have one identity, and any two that differ differ here and in their run directory (a
+    network's label carries what `network` holds). A model node that is not a description is kept as it
+    is: compared with a real one it differs, and the difference is shown."""
+    from .models.variants import network, variant_of
+
+    if not isinstance(plain, dict):  # not an identity at all: compared, it differs
+        return plain
+    plain = copy.deepcopy(plain)
     for dotted in NON_IDENTITY_KEYS:
         *parents, leaf = dotted.split(".")
         node = plain
         for p in parents:
-            node = node.get(p, {})
-        node.pop(leaf, None)
+            node = node.get(p, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    model = plain.get("model")
+    if isinstance(model, dict) and all(isinstance(model.get(k) or {}, dict) for k in ("acts", "widths")):
+        # Not a description we can build (an unknown family, layer or activation): kept as it is. A stored
+        # canonical node has crelu_base null where no layer uses it.
+        with contextlib.suppress(ConfigError):
+            plain["model"] = network(variant_of({**model, "crelu_base": model.get("crelu_base") or "relu"}))
     return plain
+
+
+# Overrides whose values name a table run's own folders (<label>/<dataset>/s<seed>_f<fold>), or that pick
+# the table itself; every other override that changes the identity is the run's recipe.
+SWEEP_AXES = ("experiment", "model", "dataset", "dataset.name", "seed", "eval.fold")
+
+
+def recipe_overrides(task_overrides: list[str]) -> list[str]:
+    """The overrides of a table job that change its recipe (what it computes beyond its model, dataset,
+    seed and fold), one per key (the last wins, as in Hydra's sweeper), sorted: `["sched=step",
+    "trainer.epochs=350"]`. Empty for the recipe the experiment file declares."""
+    kept = {}
+    for override in task_overrides:
+        key = str(override).split("=", 1)[0].lstrip("+~").split("@", 1)[0]
+        if key in SWEEP_AXES or key in NON_IDENTITY_KEYS or key.startswith(("model.", "hydra.", "table.")):
+            continue
+        kept[key] = str(override)
+    return [kept[k] for k in sorted(kept)]
 
 
 def validate(cfg: DictConfig, world_size: int = 1) -> None:

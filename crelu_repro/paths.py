@@ -1,11 +1,14 @@
 """Where runs go: the one home of every run-directory pattern (the YAML files reach these through resolvers).
 
     single run    outputs/<date>/<time>-<uid>_<model label>_<dataset>          (configs/train.yaml)
-    table sweep   <sweep dir>/<model label>/<dataset>/s<seed>_f<fold>            (run_subdir)
+    table sweep   <sweep dir>/[<recipe>/]<model label>/<dataset>/s<seed>_f<fold>  (run_subdir)
     other sweeps  <sweep dir>/<job number>_<its overrides, made one safe name>   (sweep_subdir)
 
-Every component is made of config values passed through `safe_path_component`, so no value (`../../x`,
-`/abs`, a label with a slash) can move a run outside its sweep directory.
+A table run's <recipe> folder is there only when overrides change the recipe its experiment file declares
+(`trainer.epochs=350 sched=step` -> `sched=step,trainer.epochs=350/`; config.recipe_overrides picks them),
+so runs of two recipes never share a directory. Every component is made of config values passed through
+`safe_path_component`, so no value (`../../x`, `/abs`, a label with a slash) can move a run outside its
+sweep directory.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+SWEEPS, QUICK_SWEEPS = "multirun", "multirun/quick"  # the tables' sweep roots (make: SWEEPS; QUICK=1)
 MAX_COMPONENT = 160  # bytes; file systems allow 255, and a name this long is already unreadable
 
 
@@ -26,9 +30,11 @@ def safe_path_component(value: object) -> str:
     return text
 
 
-def run_subdir(model_label: str, dataset: str, seed: int, fold: int) -> str:
-    """A table sweep's run: `crelu/cifar10/s0_f3` (what `make figures` and the tables look for)."""
-    return f"{safe_path_component(model_label)}/{safe_path_component(dataset)}/s{int(seed)}_f{int(fold)}"
+def run_subdir(model_label: str, dataset: str, seed: int, fold: int, recipe: list[str] | tuple = ()) -> str:
+    """A table sweep's run: `crelu/cifar10/s0_f3`, under `<recipe>/` when `recipe` (the overrides that
+    change the experiment's recipe) is not empty. The tables plan exactly these (crelu_repro.tables)."""
+    run = f"{safe_path_component(model_label)}/{safe_path_component(dataset)}/s{int(seed)}_f{int(fold)}"
+    return f"{safe_path_component(','.join(recipe))}/{run}" if recipe else run
 
 
 def sweep_subdir(job_num: int, overrides: str) -> str:

@@ -11,94 +11,152 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import jsonio
 from .errors import CreluError
 
 RESULT = "result.json"
 WHAT, ERRORS, DATA, TIMING, PROVENANCE = "what", "errors", "data", "timing", "provenance"
 
 
-def _in(group: str, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING) -> Any:
-    return field(default=default, default_factory=factory, metadata={"group": group})
+def _in(
+    group: str,
+    default: Any = dataclasses.MISSING,
+    factory: Any = dataclasses.MISSING,
+    check: Check | None = None,
+) -> Any:
+    return field(default=default, default_factory=factory, metadata={"group": group, "check": check})
+
+
+@dataclass(frozen=True)
+class Check:
+    """What a field's value must be when result.json is read: `ok(value)`, described for the message."""
+
+    what: str
+    ok: Callable[[Any], bool]
+    optional: bool = False  # null allowed
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+PERCENT = Check("a finite number in [0, 100]", lambda v: _number(v) and 0 <= v <= 100)
+MAYBE_PERCENT = dataclasses.replace(PERCENT, optional=True)
+NON_NEGATIVE = Check("a finite number >= 0", lambda v: _number(v) and v >= 0)
+FINITE = Check("a finite number", _number)
+TEXT = Check("a string", lambda v: isinstance(v, str))
+NAME = Check("a non-empty string", lambda v: isinstance(v, str) and bool(v))
+MAPPING = Check("a JSON object", lambda v: isinstance(v, dict))
+LIST = Check("a list", lambda v: isinstance(v, list))
+TEXTS = Check("a list of strings", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v))
+
+
+def at_least(low: int, optional: bool = False) -> Check:
+    return Check(f"an integer >= {low}", lambda v: _int(v) and v >= low, optional)
 
 
 @dataclass(kw_only=True)
 class EpochRecord:
     """One line of `history`: what the trainer logs after each epoch (errors in %)."""
 
-    epoch: int  # 1-based
-    train_loss: float
-    train_error_running: float  # on the augmented batches, during the epoch
-    lr: float
-    val_error: float | None = None
-    test_error: float | None = None
-    epoch_s: float = _in(TIMING, 0.0)
-    images_per_s: float = _in(TIMING, 0.0)
+    epoch: int = _in(ERRORS, check=at_least(1))  # 1-based
+    train_loss: float = _in(ERRORS, check=FINITE)
+    train_error_running: float = _in(ERRORS, check=PERCENT)  # on the augmented batches, during the epoch
+    lr: float = _in(ERRORS, check=NON_NEGATIVE)
+    val_error: float | None = _in(ERRORS, None, check=MAYBE_PERCENT)
+    test_error: float | None = _in(ERRORS, None, check=MAYBE_PERCENT)
+    epoch_s: float = _in(TIMING, 0.0, check=NON_NEGATIVE)
+    images_per_s: float = _in(TIMING, 0.0, check=NON_NEGATIVE)
 
 
 @dataclass(kw_only=True)
 class Result:
     """What a finished run reports. Errors are top-1 in % unless their name says top5."""
 
-    model: str = _in(WHAT)  # the variant's name, or a label derived from its description (models.label)
-    dataset: str = _in(WHAT)
-    protocol: str = _in(WHAT)  # seeds | kfold
-    seed: int = _in(WHAT)
-    fold: int | None = _in(WHAT)  # the held-out fold under kfold, else None
-    epochs: int = _in(WHAT)
-    params: int = _in(WHAT)  # trainable parameters
-    train_error: float = _in(ERRORS)  # a clean pass of the final model over the training split
-    val_error: float | None = _in(ERRORS)  # the held-out fold (kfold), else None
-    test_error: float = _in(ERRORS)  # single (center) crop
-    test_error_top5: float | None = _in(ERRORS, None)  # ImageNet only
-    test_error_10patch: float | None = _in(ERRORS, None)
-    test_error_top5_10patch: float | None = _in(ERRORS, None)
-    num_train: int = _in(DATA)
-    num_val: int = _in(DATA)
-    num_test: int = _in(DATA)
-    unreadable_files: list[str] = _in(DATA, factory=list)  # skipped (ImageNet)
-    dataset_warnings: list[str] = _in(DATA, factory=list)  # differences from the official release
-    data_fingerprint: dict | None = _in(DATA, None)  # what the files were (not where): data.fingerprint
-    history: list[EpochRecord] = _in(ERRORS, factory=list)  # one record per epoch
-    wall_s: float = _in(TIMING)  # across resumes
-    images_per_s: float = _in(TIMING)  # training, mean over epochs after the first
-    device: str = _in(PROVENANCE)
-    world_size: int = _in(PROVENANCE)
-    torch: str = _in(PROVENANCE)
-    code_version: str = _in(PROVENANCE)  # git describe --dirty
-    finished: str = _in(PROVENANCE, "")  # ISO time the result was written
-    identity: dict = _in(PROVENANCE, factory=dict)  # the config keys that define the result
-    config: dict = _in(PROVENANCE, factory=dict)  # the whole resolved config
+    model: str = _in(WHAT, check=NAME)  # the variant's name, or a label of its description (models.label)
+    dataset: str = _in(WHAT, check=NAME)
+    protocol: str = _in(WHAT, check=Check("seeds or kfold", lambda v: v in ("seeds", "kfold")))
+    seed: int = _in(WHAT, check=at_least(0))
+    fold: int | None = _in(WHAT, check=at_least(0, optional=True))  # the held-out fold under kfold, else None
+    epochs: int = _in(WHAT, check=at_least(1))
+    params: int = _in(WHAT, check=at_least(1))  # trainable parameters
+    train_error: float = _in(ERRORS, check=PERCENT)  # a clean pass of the final model over the training split
+    val_error: float | None = _in(ERRORS, check=MAYBE_PERCENT)  # the held-out fold (kfold), else None
+    test_error: float = _in(ERRORS, check=PERCENT)  # single (center) crop
+    test_error_top5: float | None = _in(ERRORS, None, check=MAYBE_PERCENT)  # ImageNet only
+    test_error_10patch: float | None = _in(ERRORS, None, check=MAYBE_PERCENT)
+    test_error_top5_10patch: float | None = _in(ERRORS, None, check=MAYBE_PERCENT)
+    num_train: int = _in(DATA, check=at_least(1))
+    num_val: int = _in(DATA, check=at_least(0))
+    num_test: int = _in(DATA, check=at_least(1))
+    unreadable_files: list[str] = _in(DATA, factory=list, check=TEXTS)  # skipped (ImageNet)
+    dataset_warnings: list[str] = _in(DATA, factory=list, check=TEXTS)  # differences from the release
+    data_fingerprint: dict | None = _in(DATA, None, check=dataclasses.replace(MAPPING, optional=True))
+    history: list[EpochRecord] = _in(ERRORS, factory=list, check=LIST)  # one record per epoch
+    wall_s: float = _in(TIMING, check=NON_NEGATIVE)  # across resumes
+    images_per_s: float = _in(TIMING, check=NON_NEGATIVE)  # training, mean over epochs after the first
+    device: str = _in(PROVENANCE, check=TEXT)
+    world_size: int = _in(PROVENANCE, check=at_least(1))
+    torch: str = _in(PROVENANCE, check=TEXT)
+    code_version: str = _in(PROVENANCE, check=TEXT)  # git describe --dirty
+    finished: str = _in(PROVENANCE, "", check=TEXT)  # ISO time the result was written
+    identity: dict = _in(PROVENANCE, factory=dict, check=MAPPING)  # the config keys that define the result
+    config: dict = _in(PROVENANCE, factory=dict, check=MAPPING)  # the whole resolved config
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, obj: object, where: Path | str = RESULT) -> Result:
-        """A Result from parsed JSON; a foreign or damaged object raises ResultError naming `where`."""
-        if not isinstance(obj, dict):
-            raise ResultError(f"{where} holds a JSON {type(obj).__name__}, not a result object")
-        names = {f.name for f in dataclasses.fields(cls)}
-        required = [f.name for f in dataclasses.fields(cls) if _required(f)]
-        missing = [k for k in required if k not in obj]
-        if missing:
-            raise ResultError(f"{where} lacks the result field(s) {', '.join(missing)}")
-        values = {k: v for k, v in obj.items() if k in names}  # fields of newer versions are ignored
-        try:
-            values["history"] = [EpochRecord(**h) for h in values.get("history", [])]
-        except TypeError as exc:
-            raise ResultError(f"{where} has a malformed history ({exc})") from None
+        """A Result from parsed JSON, every field checked against its declared type and range; a foreign
+        or damaged object raises ResultError naming `where` and the first bad field."""
+        values = _checked(cls, obj, where, "")
+        history = values.get("history", [])
+        values["history"] = [
+            EpochRecord(**_checked(EpochRecord, h, where, f"history[{i}].")) for i, h in enumerate(history)
+        ]
         return cls(**values)
+
+
+def _checked(cls: type, obj: object, where: Path | str, prefix: str) -> dict:
+    """The fields of `cls` found in `obj`, each its declared kind (fields of newer versions are ignored)."""
+    if not isinstance(obj, dict):
+        what = f"{prefix.rstrip('.')} is" if prefix else "holds"
+        raise ResultError(f"{where} {what} a JSON {type(obj).__name__}, not a result object")
+    fields = dataclasses.fields(cls)
+    missing = [f.name for f in fields if _required(f) and f.name not in obj]
+    if missing:
+        raise ResultError(f"{where} lacks the result field(s) {', '.join(prefix + m for m in missing)}")
+    for f in fields:
+        check: Check | None = f.metadata.get("check")
+        if (
+            f.name in obj
+            and check
+            and not (obj[f.name] is None and check.optional)
+            and not check.ok(obj[f.name])
+        ):
+            shown = json.dumps(obj[f.name])
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            null = " or null" if check.optional else ""
+            raise ResultError(f"{where} has {prefix}{f.name} = {shown}: it must be {check.what}{null}")
+    return {f.name: obj[f.name] for f in fields if f.name in obj}
 
 
 class ResultError(CreluError):
     """A result.json that this trainer did not write (or that was edited): refused, never overwritten."""
 
     def __init__(self, problem: str) -> None:
+        self.problem = problem  # the short form: what is wrong with the file (listings use it)
         super().__init__(
             f"{problem}. It is not a result this trainer wrote, so it is neither trusted nor overwritten: "
             "move it away (or the whole run directory) and rerun."
@@ -164,15 +222,11 @@ def read_result(run_dir: Path) -> Result | None:
     """The run's result, or None when it has none yet (result.json is written last, atomically)."""
     path = Path(run_dir) / RESULT
     try:
-        text = path.read_text()
+        obj = jsonio.load(path)
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        raise ResultError(f"{path} cannot be read ({exc.strerror or exc})") from None
-    try:
-        obj = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ResultError(f"{path} is not valid JSON ({exc})") from None
+    except jsonio.JsonFileError as exc:  # unreadable, a link, too large or too deep, not JSON
+        raise ResultError(f"{path} {exc}") from None
     return Result.from_json(obj, path)
 
 

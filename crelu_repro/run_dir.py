@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from . import distributed, faults, runio
 from .cli_paths import output_dir
-from .config import identity
+from .config import canonical_identity, identity
 from .dashboard import FINAL_METRICS, HPARAMS, Dashboard
 from .errors import ConfigError, CreluError, StorageError
 from .results import EpochRecord, Result, read_result, write_result
@@ -95,7 +95,8 @@ class RunDir:
             return {"finished": True}
         ckpt = runio.load_checkpoint(self.path)
         if ckpt is not None:
-            runio.check_same_config(self.path, ckpt["identity"], self.identity, "checkpoint")
+            stored = canonical_identity(ckpt["identity"])  # (an older version stored more keys)
+            runio.check_same_config(self.path, stored, self.identity, "checkpoint")
         self._record_config()
         return {"resume": ckpt is not None}
 
@@ -103,7 +104,8 @@ class RunDir:
         done = read_result(self.path)
         if done is None:
             return False
-        runio.check_same_config(self.path, done.identity, self.identity, "finished result")
+        stored = canonical_identity(done.identity)
+        runio.check_same_config(self.path, stored, self.identity, "finished result")
         log.info("%s is already complete (test error %.2f%%); nothing to do", self.path, done.test_error)
         return True
 

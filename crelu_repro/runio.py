@@ -17,7 +17,7 @@ from typing import IO
 import numpy as np
 import torch
 
-from . import faults
+from . import faults, jsonio
 from .errors import ConfigError, StorageError
 
 CHECKPOINT = "checkpoint.pt"
@@ -101,10 +101,10 @@ def load_checkpoint(run_dir: Path, require: tuple[str, ...] = TRAINER_KEYS) -> d
 
 
 def read_json(path: Path) -> dict | None:
-    """A JSON file's contents, or None when absent or unreadable."""
+    """A JSON file's contents, or None when absent or unusable (jsonio's bounds: size, depth, no link)."""
     try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return jsonio.load(path)
+    except (FileNotFoundError, jsonio.JsonFileError):
         return None
 
 

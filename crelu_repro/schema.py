@@ -251,6 +251,28 @@ class EvalConfig:
 
 
 @dataclass
+class MetricConfig:
+    """One column group of a table: a result.json error field, its title, where the paper's number is."""
+
+    key: str = MISSING  # a result.json error field (checked by crelu_repro.tables)
+    title: str = MISSING
+    paper: str | None = None  # dotted path under the row in tables.yaml, `{dataset}` filled in; None: none
+
+
+@dataclass
+class TableConfig:
+    """A table's `table:` node (configs/experiment/<table>.yaml); its rows, datasets and runs are the
+    experiment's sweep. Checked at composition (types, keys) and by crelu_repro.tables (names)."""
+
+    title: str = MISSING
+    paper: str | None = None  # the section of crelu_repro/paper/tables.yaml; None: a study of ours
+    metrics: list[MetricConfig] = field(default_factory=list)  # the first gets Average ± std and Vote
+    vote: bool = False  # a Vote column (the paper prints one)
+    quotes: str | None = None  # a tables.yaml section of rows the paper quotes (static references)
+    quick: dict[str, Any] = field(default_factory=dict)  # QUICK=1: overrides as a nested mapping
+
+
+@dataclass
 class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
@@ -260,3 +282,4 @@ class TrainConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     seed: int = between(0, SEED_MAX, 0, integer=True)
     out_dir: str = free("the run directory (Hydra's, or yours in-process)", "${hydra:runtime.output_dir}")
+    table: TableConfig | None = free("a table's node (experiment files); checked by crelu_repro.tables", None)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from . import runio
+from . import jsonio, runio
 from .errors import Preempted
 from .results import RESULT
 from .run_dir import RunDirBusy
@@ -98,7 +98,17 @@ def _remove_if_empty(path: Path) -> None:
         path.rmdir()
 
 
-def failed_runs(sweep_dir: Path) -> list[tuple[str, str]]:
-    """(run dir, error) for every run under `sweep_dir` whose last attempt failed."""
-    found = sorted(Path(sweep_dir).rglob(ERROR))
-    return [(str(p.parent), (runio.read_json(p) or {}).get("error", "unreadable error.json")) for p in found]
+def error_message(path: Path) -> str:
+    """The one-line error an error.json records, whatever the file holds (it may be damaged or foreign:
+    read through jsonio's bounds, any shape)."""
+    try:
+        obj = jsonio.load(path)
+    except FileNotFoundError:
+        return "error.json is gone"
+    except jsonio.JsonFileError as err:
+        return f"error.json {err}"
+    message = obj.get("error") if isinstance(obj, dict) else None
+    if not isinstance(message, str) or not message.strip():
+        return f"error.json holds a JSON {type(obj).__name__} without an `error` text"
+    line = " ".join(part.strip() for part in message.strip().splitlines())  # one line, for lists
+    return line if len(line) <= 300 else line[:297] + "..."

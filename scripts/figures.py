@@ -1,10 +1,11 @@
 """Draw the paper's discussion figures from the runs that `make tables` trained (`make figures`).
 
-python scripts/figures.py [--quick] [--sweeps multirun] [--out results/figures] [analysis options]
+python scripts/figures.py [--quick] [--sweeps multirun] [--out results/figures] [options] [-- OVERRIDES]
 
-Each figure set names the table runs it needs (seed 0, fold 0 of a table's sweep). A set whose runs are not
-all finished is skipped, naming the make target that trains them; the command fails if a set fails or if
-none can be drawn. --quick reads the QUICK=1 sweeps (multirun/quick/) and writes under results/quick/figures/.
+Each figure set names the table runs it needs (the first planned run, seed 0 / fold 0, of each model in a
+table's sweep; it must count as the table counts it). A set whose runs do not all count is skipped, naming
+the make target that trains them; the command fails if a set fails or if none can be drawn. --quick reads
+the QUICK=1 sweeps (multirun/quick/, the tables' QUICK recipe) and writes under results/quick/figures/.
 For runs of your own: `python -m crelu_repro.analysis all RUN_DIR [RUN_DIR ...] --out DIR`.
 """
 
@@ -18,20 +19,26 @@ from crelu_repro.analysis.cli import FIGURES, add_options, draw
 from crelu_repro.analysis.runs import load_run
 from crelu_repro.analysis.sets import FIGURE_SETS, FigureSet
 from crelu_repro.errors import CreluError
-from crelu_repro.results import read_result
+from crelu_repro.paths import QUICK_SWEEPS, SWEEPS
+from crelu_repro.tables import Table
+from crelu_repro.tables.cli import split_argv
+from crelu_repro.tables.render import command
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def draw_set(name: str, fs: FigureSet, sweeps: Path, out: Path, args: argparse.Namespace, quick: bool) -> str:
+def draw_set(
+    name: str, fs: FigureSet, sweeps: Path, out: Path, args: argparse.Namespace, overrides: list[str]
+) -> str:
     """Draw one set's figures under out/<name>/; return a one-line account of what happened."""
-    models = dict.fromkeys((*fs.compare, fs.invert))
-    missing = [str(fs.run_dir(sweeps, m)) for m in models if read_result(fs.run_dir(sweeps, m)) is None]
+    table = Table(fs.sweep, overrides, args.quick, sweeps / fs.sweep)
+    records = fs.records(table)
+    missing = [f"{r.plan.path} ({r.why})" for r in records.values() if not r.counts]
     if missing:
-        target = f"make table-{fs.sweep}" + (" QUICK=1" if quick else "")
-        return f"{name}: skipped, no finished run at {', '.join(missing)} (`{target}` trains them)"
-    compare = [load_run(fs.run_dir(sweeps, m)) for m in fs.compare]
-    invert = load_run(fs.run_dir(sweeps, fs.invert))
+        target = command(table)
+        return f"{name}: skipped, no counted run at {', '.join(missing)} (`{target}` trains them)"
+    compare = [load_run(records[m].plan.path) for m in fs.compare]
+    invert = load_run(records[fs.invert].plan.path)
     written = draw(args.figures.split(","), compare, [invert], out / name, args)
     return f"{name}: wrote " + ", ".join(str(p) for p in written)
 
@@ -46,8 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         "--figures", default=",".join(FIGURES), help="comma-separated, of: " + ", ".join(FIGURES)
     )
     add_options(parser)
-    args = parser.parse_args(argv)
-    sweeps = args.sweeps or REPO / ("multirun/quick" if args.quick else "multirun")
+    parser.epilog = "OVERRIDES (after --): the tables' recipe, as `make table-<table> ARGS=` gave it"
+    options, overrides = split_argv(argv)
+    args = parser.parse_args(options)
+    sweeps = args.sweeps or REPO / (QUICK_SWEEPS if args.quick else SWEEPS)
     out = args.out or REPO / ("results/quick/figures" if args.quick else "results/figures")
     for option, valid in (("sets", FIGURE_SETS), ("figures", FIGURES)):
         unknown = set(getattr(args, option).split(",")) - set(valid)
@@ -56,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     drawn = failed = 0
     for name in args.sets.split(","):
         try:
-            line = draw_set(name, FIGURE_SETS[name], sweeps, out, args, args.quick)
+            line = draw_set(name, FIGURE_SETS[name], sweeps, out, args, overrides)
         except CreluError as exc:  # e.g. the runs' dataset is not where their config says
             line, failed = f"{name}: failed: {exc}", failed + 1
         drawn += ": wrote " in line

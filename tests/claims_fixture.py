@@ -1,5 +1,7 @@
-"""Synthetic evidence for the claims tests: finished runs with chosen errors, written by the runs' own
-result.json writer (and Vote scores), and discussion-figure JSON in the shape `make figures` writes."""
+"""Synthetic evidence for the claims and tables tests: finished runs with chosen errors, each at its
+planned place with its planned identity (from the table's own plan, crelu_repro.tables.Table), written by
+the runs' own result.json writer (and Vote scores), and discussion-figure JSON in the shape `make figures`
+writes."""
 
 from __future__ import annotations
 
@@ -12,70 +14,95 @@ from omegaconf import OmegaConf
 
 from crelu_repro import runio
 from crelu_repro.config import compose
-from crelu_repro.paths import run_subdir
 from crelu_repro.results import Result, write_result
+from crelu_repro.tables import PlannedRun, Table
 
 LABELS = np.arange(20) % 10  # (20,) test labels of every synthetic run
 
 
 @functools.cache
-def _experiment(table: str) -> str:
-    cfg = compose([f"experiment={table}", "out_dir=."])
-    return json.dumps(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
+def table(name: str, sweeps: Path, quick: bool = False, overrides: tuple[str, ...] = ()) -> Table:
+    return Table(name, overrides, quick, sweeps / name)
 
 
-def run_config(table: str, model: str, dataset: str, seed: int, run_dir: Path) -> dict:
-    """The resolved config such a run of the table's sweep has (as train.py records it in result.json)."""
-    config = json.loads(_experiment(table))
-    config["model"]["name"], config["dataset"]["name"], config["out_dir"] = model, dataset, str(run_dir)
-    config["seed"] = config["eval"]["fold"] = seed
+def planned(sweeps: Path, name: str, model: str, dataset: str, index: int, quick: bool = False,
+            overrides: tuple[str, ...] = ()) -> PlannedRun:  # fmt: skip
+    """The `index`-th planned run of (model, dataset) in table `name` under `sweeps`."""
+    runs = [r for r in table(name, sweeps, quick, overrides).runs if (r.row, r.dataset) == (model, dataset)]
+    return runs[index]
+
+
+def run_config(run: PlannedRun, **dataset: object) -> dict:
+    """The resolved config `run` has (as train.py records it in result.json), `dataset` keys replaced
+    (paths only: `root=` changes no identity)."""
+    config = json.loads(_config(run.overrides))
+    config["out_dir"] = str(run.path)
+    config["dataset"].update(dataset)
     return config
 
 
+@functools.cache
+def _config(overrides: tuple[str, ...]) -> str:
+    return json.dumps(
+        OmegaConf.to_container(compose([*overrides, "out_dir=."]), resolve=True, enum_to_str=True)
+    )
+
+
 def write_run(
-    sweeps: Path, table: str, model: str, dataset: str, seed: int, test_error: float, **fields: object
+    sweeps: Path,
+    name: str,
+    model: str,
+    dataset: str,
+    index: int,
+    test_error: float,
+    quick: bool = False,
+    overrides: tuple[str, ...] = (),
+    **fields: object,
 ) -> Path:
-    """A finished run at the sweep's path for (model, dataset, seed); `fields` sets other Result fields.
-    Its test scores vote for the true label on the first `round(20 * (1 - test_error / 100))` images."""
-    run_dir = sweeps / table / run_subdir(model, dataset, seed, seed)
-    run_dir.mkdir(parents=True)
+    """The `index`-th planned run of (model, dataset), finished at its planned place with its planned
+    identity; `fields` sets other Result fields. Its test scores vote for the true label on the first
+    `round(20 * (1 - test_error / 100))` images (20 test images, 10 classes)."""
+    run = planned(sweeps, name, model, dataset, index, quick, overrides)
+    run.path.mkdir(parents=True)
+    config = run_config(run)
     values = dict(
         model=model,
         dataset=dataset,
-        protocol="kfold",
-        seed=seed,
-        fold=seed,
-        epochs=1,
+        protocol="kfold" if run.fold is not None else "seeds",
+        seed=run.seed,
+        fold=run.fold,
+        epochs=config["trainer"]["epochs"],
         params=1000,
         train_error=0.0,
         val_error=None,
         test_error=test_error,
         num_train=100,
         num_val=10,
-        num_test=20,
+        num_test=len(LABELS),
         wall_s=1.0,
         images_per_s=1.0,
         device="cpu",
         world_size=1,
         torch="test",
         code_version="test",
-        config=run_config(table, model, dataset, seed, run_dir),
+        identity=run.identity,
+        config=config,
     )
-    write_result(run_dir, Result(**{**values, **fields}))
+    write_result(run.path, Result(**{**values, **fields}))
     right = round(len(LABELS) * (1 - test_error / 100))
     predicted = np.where(np.arange(len(LABELS)) < right, LABELS, (LABELS + 1) % 10)  # (20,)
-    scores = np.full((len(LABELS), 10), 0.01, dtype=np.float16)  # (20, 10)
+    scores = np.full((len(LABELS), run.classes), 0.01, dtype=np.float16)  # (20, classes)
     scores[np.arange(len(LABELS)), predicted] = 0.91
-    runio.write_npy(run_dir / runio.SCORES, scores)
-    runio.write_npy(run_dir / runio.LABELS, LABELS)
-    return run_dir
+    runio.write_npy(run.path / runio.SCORES, scores)
+    runio.write_npy(run.path / runio.LABELS, LABELS)
+    return run.path
 
 
 def write_runs(
-    sweeps: Path, table: str, model: str, dataset: str, errors: list[float], **fields: object
-) -> None:
-    for seed, error in enumerate(errors):
-        write_run(sweeps, table, model, dataset, seed, error, **fields)
+    sweeps: Path, name: str, model: str, dataset: str, errors: list[float], **fields: object
+) -> list[Path]:
+    """The first len(errors) planned runs of (model, dataset), with these test errors."""
+    return [write_run(sweeps, name, model, dataset, i, error, **fields) for i, error in enumerate(errors)]
 
 
 def write_figure(figures: Path, figure_set: str, figure: str, runs: dict[str, dict]) -> Path:

@@ -71,7 +71,8 @@ def test_a_broken_claims_file_is_one_message(tmp_path):
     with pytest.raises(ClaimsError, match=r"unknown model\(s\) rleu; valid: avr, crelu, crelu_half"):
         load_claims(bad)
     proc = subprocess.run(
-        [sys.executable, "-m", "crelu_repro.claims", "--claims", str(bad), "--out", str(tmp_path / "out")],
+        [sys.executable, "-m", "crelu_repro.claims", "--claims", str(bad), "--sweeps", str(tmp_path)]
+        + ["--out", str(tmp_path / "out")],
         cwd=REPO,
         env=train_env(),
         capture_output=True,

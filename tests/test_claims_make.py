@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from claims_fixture import write_runs
+from claims_fixture import planned, write_runs
 from conftest import REPO, train_env
 
 from crelu_repro import runio
@@ -57,8 +57,8 @@ def test_make_claims_quick_writes_report_json_and_figures(tmp_path):
         "crelu_half": [64.0, 66.0],
         "double": [59.0, 61.0],
     }.items():
-        write_runs(sweeps, "convpool", model, "cifar10", errors)
-    failed = sweeps / "convpool" / "relu" / "cifar100" / "s0_f0"
+        write_runs(sweeps, "convpool", model, "cifar10", errors, quick=True)
+    failed = planned(sweeps, "convpool", "relu", "cifar100", 0, quick=True).path
     failed.mkdir(parents=True)
     runio.write_json(failed / "error.json", {"error": "DatasetError: no CIFAR-100 files under /data"})
     proc = make_claims(sweeps, out)

@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from claims_fixture import planned, run_config
 from conftest import IMAGENET_ARGS, REPO, renamed_run, run_train, train_env
 
+from crelu_repro import runio
 from crelu_repro.paths import run_subdir
 
 SCRIPT = [sys.executable, str(REPO / "scripts" / "figures.py")]
@@ -23,9 +25,17 @@ def figures(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def place(trained: Path, sweeps: Path, table: str, dataset: str, model: str, classes: int) -> Path:
-    """`renamed_run` where `table`'s sweep puts seed 0 / fold 0 of `model`."""
-    return renamed_run(trained, sweeps / table / run_subdir(model, dataset, 0, 0), model, classes)
+def place(trained: Path, sweeps: Path, table: str, dataset: str, model: str) -> Path:
+    """`renamed_run` as `table`'s first planned run of `model` (seed 0 / fold 0): at its place, with fresh
+    weights for its planned classes and its planned seed, fold, config and identity (reading the trained
+    run's data), so that the table, and so the figures, count it."""
+    run = planned(sweeps, table, model, dataset, 0)
+    renamed_run(trained, run.path, model, run.classes)
+    result = json.loads((run.path / "result.json").read_text())
+    config = run_config(run, root=result["config"]["dataset"]["root"])
+    result.update(dataset=dataset, seed=run.seed, fold=run.fold, identity=run.identity, config=config)
+    runio.write_json(run.path / "result.json", result)
+    return run.path
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +52,9 @@ def sweeps(finished_run, imagenet_root, tmp_path_factory) -> Path:
     assert proc.returncode == 0, proc.stderr[-3000:]
     root = base / "multirun"
     for model in ("relu", "crelu"):
-        place(finished_run, root, "convpool", "cifar10", model, 10)
+        place(finished_run, root, "convpool", "cifar10", model)
     for model in ("allcnnb_relu", "allcnnb_crelu_conv1_7", "allcnnb_crelu_conv1_4"):
-        place(base / "in", root, "imagenet", "imagenet", model, 4)
+        place(base / "in", root, "imagenet", "imagenet", model)
     return root
 
 

@@ -11,6 +11,8 @@ import pytest
 import torch
 
 from crelu_repro.errors import ConfigError
+from crelu_repro.models import load_variant
+from crelu_repro.models.variants import network
 from crelu_repro.results import Result, read_result
 
 
@@ -20,7 +22,9 @@ def test_outputs_of_a_cifar10_run(finished_run):
     assert 0 <= result.test_error <= 100 and result.images_per_s > 0 and result.code_version
     assert result.config["trainer"]["batch_size"] == 32 and len(result.history) == 2
     assert result.data_fingerprint["kind"] == "cifar10"  # what the data was, beside the config
-    assert result.identity["model"]["name"] == "crelu_half" and "root" not in result.identity["dataset"]
+    # The identity holds the network crelu_half builds (not its name), and no paths.
+    assert result.identity["model"] == network(load_variant("crelu_half"))
+    assert "root" not in result.identity["dataset"] and "models" not in result.identity["eval"]
     scores = np.load(finished_run / "test_scores.npy")
     assert scores.dtype == np.float16 and scores.shape == (64, 10)
     np.testing.assert_allclose(scores.astype(np.float32).sum(1), 1.0, atol=5e-3)

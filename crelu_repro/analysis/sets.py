@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..paths import run_subdir
+from ..tables import RunRecord, Table
+from ..tables.evidence import check_run
 
 
 @dataclass(frozen=True)
 class FigureSet:
-    sweep: str  # the table's experiment, i.e. its sweep folder under multirun/
+    sweep: str  # the table whose runs the set draws (its sweep folder is <sweeps>/<table>)
     dataset: str
     compare: tuple[str, str]  # (ReLU model, CReLU model): the pairing and invariance figures
     invert: str  # a model with CReLU up to conv4: the reconstruction figure
 
-    def run_dir(self, sweeps: Path, model: str) -> Path:
-        return sweeps / self.sweep / run_subdir(model, self.dataset, seed=0, fold=0)
+    def records(self, table: Table) -> dict[str, RunRecord]:
+        """model -> the first run `table` (this set's, planned with its recipe and sweep folder) plans for
+        it on the set's dataset (seed 0 / fold 0), with its result only where it counts, as in the table."""
+        first = {}
+        for run in table.runs:
+            if run.dataset == self.dataset and run.row in (*self.compare, self.invert):
+                first.setdefault(run.row, run)
+        return {model: check_run(table, run) for model, run in first.items()}
 
 
 FIGURE_SETS = {

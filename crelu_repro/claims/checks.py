@@ -1,7 +1,8 @@
 """Evidence from the tables' sweeps: one Check per (claim, dataset, metric, comparison), with its verdict.
 
-Runs are read through `tables.collect` / `tables.build_rows` (the tables' own Average, Vote and paper
-numbers); the statistics are `stats.welch_difference`, and `stats.reference_difference` against a quoted
+Runs are read through the tables' collector (`tables.collect`: exactly the planned runs with their planned
+identity) and `tables.build_rows` (the tables' own Average, Vote and paper numbers); the statistics are
+`stats.welch_difference`, and `stats.reference_difference` against a quoted
 number.
 """
 
@@ -9,13 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..paper import tables as paper_tables
 from ..params import param_rows
 from ..stats import Difference, reference_difference, welch_difference
-from ..tables import TABLES, build_rows, collect
+from ..tables import Evidence as TableEvidence
+from ..tables import RunRecord, Table, build_rows, collect
+from ..tables.render import command
 from .spec import VOTE, Claim, Comparison, Evidence
 from .verdict import INCONCLUSIVE, NOT_RUN, verdict_of, vote_verdict
 
@@ -84,41 +88,58 @@ def decide(check: Check, diff: Difference | None) -> Check:
 
 @dataclass
 class Row:
-    """One (model, dataset) row of a table: the values per metric over its runs, and the paper's numbers."""
+    """One (model, dataset) row of a table: the values per metric over its counted runs, and the paper's."""
 
     runs: int
-    values: dict[str, list[float]]  # metric -> one value per run (vote_error: the Vote, one number)
+    values: dict[str, list[float]]  # metric -> one value per counted run (vote_error: the Vote, one number)
     paper: dict[str, float | None]
+    records: list[RunRecord] = field(default_factory=list)  # the counted runs: seed, fold, result
 
 
 class Sweeps:
-    """The tables' finished runs under a sweep root, each table read once."""
+    """The tables' planned runs under a sweep root (<root>/<table>), of the declared recipe, its QUICK one,
+    or the one `overrides` make (as `make table-<table> ARGS=` gave them); each table collected once."""
 
-    def __init__(self, root: Path, quick: bool) -> None:
-        self.root, self.quick = Path(root), quick
+    def __init__(self, root: Path, quick: bool, overrides: Sequence[str] = ()) -> None:
+        self.root, self.quick, self.overrides = Path(root), quick, tuple(overrides)
+        self._evidence: dict[str, TableEvidence] = {}
         self._rows: dict[str, dict[tuple[str, str], Row]] = {}
 
     def make(self, table: str) -> str:
-        return f"make table-{table}" + (" QUICK=1" if self.quick else "")
+        """The command that trains and renders `table`'s runs of this recipe."""
+        return command(self.table(table))
+
+    def table(self, name: str) -> Table:
+        return self.evidence(name).table
+
+    def evidence(self, name: str) -> TableEvidence:
+        if name not in self._evidence:
+            table = Table(name, self.overrides, self.quick, self.root / name)
+            self._evidence[name] = collect(table)
+        return self._evidence[name]
+
+    def read(self) -> list[TableEvidence]:
+        """The evidence of every table read so far."""
+        return list(self._evidence.values())
 
     def rows(self, table: str) -> dict[tuple[str, str], Row]:
         if table not in self._rows:
-            groups = collect(self.root / table) if (self.root / table).exists() else {}
-            self._rows[table] = _rows(table, groups)
+            self._rows[table] = _rows(self.evidence(table))
         return self._rows[table]
 
 
-def _rows(table: str, groups: dict) -> dict[tuple[str, str], Row]:
+def _rows(evidence: TableEvidence) -> dict[tuple[str, str], Row]:
     out = {}
-    keys = [k for k, _ in TABLES[table].metrics]
-    for row in build_rows(TABLES[table], groups, planned=0):
+    keys = [m.key for m in evidence.table.spec.metrics]
+    for row in build_rows(evidence):
         values = {k: row[k]["values"] for k in keys}
         paper = {k: row[k]["paper"].get("average") for k in keys}
         main = row[keys[0]]
         if "vote" in main:  # the tables that print a Vote (convpool, vgg)
             values[VOTE] = [] if main["vote"] is None else [main["vote"]]
             paper[VOTE] = main["paper"].get("vote")
-        out[(row["model"], row["dataset"])] = Row(row["models"], values, paper)
+        records = evidence.counted(row["model"], row["dataset"])
+        out[(row["model"], row["dataset"])] = Row(row["models"], values, paper, records)
     return out
 
 

@@ -1,4 +1,5 @@
-"""`python -m crelu_repro.claims [--sweeps multirun] [--out results] [--quick]` (what `make claims` runs).
+"""`python -m crelu_repro.claims [--sweeps multirun] [--out results] [--quick] [-- OVERRIDES]` (what `make
+claims` runs; OVERRIDES: the tables' recipe, as `make table-<table> ARGS=` gave it).
 
 Reads every finished run of the tables' sweeps and every discussion figure's JSON that exists, and writes
 <out>/claims.md, <out>/claims.json, <out>/figures/tables/<table>.png, <out>/figures/claims.png, and the same
@@ -8,12 +9,14 @@ figures with the report to TensorBoard under <sweeps>/claims/.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from .. import runio
+from ..cli_paths import fail, input_dir, output_dir, write_error
 from ..errors import CreluError
-from ..tables import TABLES
+from ..paths import QUICK_SWEEPS, SWEEPS
+from ..tables import table_names
+from ..tables.cli import split_argv
 from .assess import assess
 from .checks import Sweeps
 from .discussion import Figures
@@ -38,8 +41,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--quick", action="store_true", help="the QUICK=1 sweeps: say the verdicts mean nothing"
     )
     parser.add_argument("--no-tb", action="store_true", help="do not write the TensorBoard events")
-    args = parser.parse_args(argv)
-    args.sweeps = args.sweeps or Path("multirun/quick" if args.quick else "multirun")
+    parser.epilog = "OVERRIDES (after --): read the tables' runs of this recipe, e.g. -- trainer.epochs=350"
+    options, overrides = split_argv(argv)
+    args = parser.parse_args(options)
+    args.overrides = overrides
+    args.sweeps = args.sweeps or Path(QUICK_SWEEPS if args.quick else SWEEPS)
     args.out = args.out or Path("results/quick" if args.quick else "results")
     args.figures = args.figures or args.out / "figures"
     return args
@@ -47,18 +53,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> list[Path]:
     """Assess every claim and write the report, the JSON and the figures; return the files written."""
+    make = "make claims" + (" QUICK=1" if args.quick else "")
+    input_dir(args.sweeps, "--sweeps", f"train a table first (`make table-convpool`), then `{make}`")
     claims, unchecked = load_claims(args.claims)
-    sweeps = Sweeps(args.sweeps, args.quick)
+    output_dir(args.out, "--out")
+    sweeps = Sweeps(args.sweeps, args.quick, args.overrides)
     assessments = assess(claims, sweeps, Figures(args.figures, args.quick))
-    args.out.mkdir(parents=True, exist_ok=True)
+    for name in table_names():  # every table's failed and not-counted runs are listed, not only the claims'
+        sweeps.evidence(name)
     sources = {"sweeps": args.sweeps, "figures": args.figures}
-    report = markdown(assessments, unchecked, sources, args.quick)
+    report = markdown(assessments, unchecked, sources, args.quick, sweeps)
     md, js, figures_dir = args.out / "claims.md", args.out / "claims.json", args.out / "figures"
     runio.atomic_write(md, lambda f: f.write(report.encode()))
     write_json(js, assessments)
     pngs = {
         f"table_{name}": save(table_figure(name, sweeps, args.quick), figures_dir / "tables" / f"{name}.png")
-        for name in TABLES
+        for name in table_names()
     }
     pngs["forest"] = save(forest_figure(assessments, args.quick), figures_dir / "claims.png")
     if not args.no_tb:
@@ -73,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         written = run(args)
     except CreluError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return fail(exc)
+    except OSError as err:  # after the checks: permissions, a file where a folder belongs
+        return fail(write_error(err, "the claims report"))
     print("claims: wrote " + ", ".join(str(p) for p in written))
     return 0

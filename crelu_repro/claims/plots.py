@@ -10,7 +10,6 @@ from matplotlib.figure import Figure
 
 from .. import runio
 from ..stats import reference_difference
-from ..tables import TABLES
 from .assess import Assessment
 from .checks import Check, Sweeps
 from .spec import VOTE
@@ -33,10 +32,10 @@ def save(fig: Figure, path: Path) -> Path:
 def table_figure(name: str, sweeps: Sweeps, quick: bool) -> Figure:
     """One panel per (dataset, metric): each row's Average over our runs with its 95% interval (t over
     runs), and the paper's number as a red diamond."""
-    spec = TABLES[name]
+    table = sweeps.table(name)
     rows = sweeps.rows(name)
-    models = spec.rows
-    panels = [(d, k, title) for d in spec.datasets for k, title in spec.metrics]
+    models = table.rows
+    panels = [(d, m.key, m.title) for d in table.datasets for m in table.spec.metrics]
     fig = Figure(figsize=(3.4 * len(panels), 0.35 * len(models) + 1.4), dpi=90, layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
     for ax, (dataset, key, title) in zip(axes, panels, strict=True):
@@ -72,7 +71,7 @@ def table_figure(name: str, sweeps: Sweeps, quick: bool) -> Figure:
     handles = {h.get_label(): h for ax in axes for h in ax.get_legend_handles_labels()[0]}
     if handles:
         axes[-1].legend(handles.values(), handles.keys(), fontsize=7, loc="best")
-    fig.suptitle(spec.title + (" — QUICK smoke run, not comparable" if quick else ""), fontsize=9)
+    fig.suptitle(table.spec.title + (" — QUICK smoke run, not comparable" if quick else ""), fontsize=9)
     return fig
 
 

@@ -8,9 +8,9 @@ from datetime import date
 from pathlib import Path
 
 from .. import runio
-from ..sweep import failed_runs
+from ..tables.render import not_counted_lines
 from .assess import Assessment
-from .checks import Check
+from .checks import Check, Sweeps
 from .spec import FIGURES, NotChecked
 from .verdict import VERDICTS
 
@@ -37,8 +37,11 @@ def write_json(path: Path, assessments: list[Assessment]) -> None:
     runio.atomic_write(path, lambda f: f.write((json.dumps(checks, indent=1) + "\n").encode()))
 
 
-def markdown(assessments: list[Assessment], unchecked: list[NotChecked], sources: dict, quick: bool) -> str:
-    """The report: banner, rules, a summary table, one section per claim, the unchecked sentences."""
+def markdown(
+    assessments: list[Assessment], unchecked: list[NotChecked], sources: dict, quick: bool, sweeps: Sweeps
+) -> str:
+    """The report: banner, rules, a summary table, one section per claim, the unchecked sentences, the
+    failed runs and what was found but not counted."""
     lines = ["# Does the paper hold up? The slides' claims against our runs", ""]
     lines += [QUICK_BANNER, ""] if quick else []
     lines += [
@@ -60,7 +63,8 @@ def markdown(assessments: list[Assessment], unchecked: list[NotChecked], sources
         lines += _section(a)
     lines += ["## Sentences not checked", ""]
     lines += [f"- “{n.quote}” ({n.slide}): {n.why}" for n in unchecked] + [""]
-    lines += _failures(assessments, Path(sources["sweeps"]))
+    lines += _failures(sweeps)
+    lines += _not_counted(sweeps)
     return "\n".join(lines)
 
 
@@ -136,10 +140,26 @@ def _why(k: Check) -> str:
     return f"{text}; run `{k.make}`" if k.make else text
 
 
-def _failures(assessments: list[Assessment], sweeps: Path) -> list[str]:
-    tables = dict.fromkeys(g.source for a in assessments for g in a.claim.evidence if not g.is_figure)
-    found = [(t, d, e) for t in tables if (sweeps / t).exists() for d, e in failed_runs(sweeps / t)]
+def _failures(sweeps: Sweeps) -> list[str]:
+    found = [(e.table.name, e.relative(d), m) for e in sweeps.read() for d, m in e.failed]
     if not found:
         return []
     lines = ["## Failed runs (their checks are not run; rerun the table's sweep to retry them)", ""]
-    return lines + [f"- {t}: `{d}`: {e.splitlines()[0] if e else ''}" for t, d, e in found] + [""]
+    return lines + [f"- {t}: `{d}`: {m}" for t, d, m in found] + [""]
+
+
+def _not_counted(sweeps: Sweeps) -> list[str]:
+    """Per table, every result found under its sweep folder that no check counts, with the reason."""
+    found = [e for e in sweeps.read() if e.not_counted]
+    if not found:
+        return []
+    why = "a result counts only at its planned place with its planned configuration"
+    lines = [
+        "## Not counted",
+        "",
+        f"Found under the tables' sweep folders and left out of every number: {why}.",
+        "",
+    ]
+    for evidence in found:
+        lines += not_counted_lines(evidence, heading=f"### {evidence.table.name}:")
+    return lines

@@ -3,6 +3,7 @@ checked, so that a typo in a model, metric or direction is one clear message ins
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from ..errors import CreluError
 from ..models import FAMILIES, MODEL_NAMES
 from ..models.builder import assignments
 from ..paper import tables as paper_tables
-from ..tables import TABLES
+from ..tables import Table, table_names
 
 CLAIMS_YAML = Path(__file__).resolve().parent.parent / "paper" / "claims.yaml"
 EXPECT = ("<", ">")
@@ -139,10 +140,11 @@ def _evidence(entry: object, where: str) -> Evidence:
     e = _keys(entry, {"datasets", "compare"}, optional, where)
     if ("table" in e) == ("figure" in e):
         raise ClaimsError(
-            f"{where}: give exactly one of `table` ({', '.join(TABLES)}) or `figure` ({', '.join(FIGURES)})"
+            f"{where}: give exactly one of `table` ({', '.join(table_names())}) or `figure` "
+            f"({', '.join(FIGURES)})"
         )
     source = e.get("table") or e.get("figure")
-    valid_sources = tuple(TABLES) if "table" in e else FIGURES
+    valid_sources = table_names() if "table" in e else FIGURES
     if source not in valid_sources:
         raise ClaimsError(
             f"{where}: unknown {'table' if 'table' in e else 'figure'} {source!r}; "
@@ -189,10 +191,10 @@ def _check_names(g: Evidence, where: str) -> None:
         datasets, metrics = tuple(FIGURE_SETS), None  # layers are looked up in the figure's JSON
         models = FIGURE_ROLES | ({FIGURE_REFERENCES[g.source]} if g.source in FIGURE_REFERENCES else set())
     else:
-        spec = TABLES[g.source]
-        datasets = spec.datasets
-        metrics = tuple(k for k, _ in spec.metrics) + ((VOTE,) if spec.vote else ())
-        models = set(spec.rows) | ({"best_quoted"} if g.quoted else set())
+        table = declared(g.source)
+        datasets = tuple(table.datasets)
+        metrics = tuple(m.key for m in table.spec.metrics) + ((VOTE,) if table.spec.vote else ())
+        models = set(table.rows) | ({"best_quoted"} if g.quoted else set())
         models |= {"suggested"} if g.source == PLACEMENT else set()
     _within("dataset", g.datasets, datasets, where)
     if metrics is not None:
@@ -208,10 +210,16 @@ def _check_names(g: Evidence, where: str) -> None:
         raise ClaimsError(f"{where}: unknown quoted section {g.quoted!r} of crelu_repro/paper/tables.yaml")
 
 
+@functools.cache
+def declared(name: str) -> Table:
+    """A table as its experiment file declares it (no overrides): what claims.yaml names."""
+    return Table(name)
+
+
 def placement_rows() -> dict[int, str]:
     """The placement table's rows by depth: the deepest layer with CReLU (0 = none) -> the row's label."""
     rows = {}
-    for row, variant in TABLES[PLACEMENT].variants().items():
+    for row, variant in declared(PLACEMENT).variants().items():
         acts = assignments(FAMILIES[variant.family], variant)
         rows[max((i for i, (_, act, _) in enumerate(acts, start=1) if act == "crelu"), default=0)] = row
     return rows

@@ -83,6 +83,22 @@ def signature(variant: Variant) -> tuple:
     return variant.family, layers, variant.batchnorm, base
 
 
+def network(variant: Variant) -> dict:
+    """The network a description builds, as plain JSON: the layers whose (activation, width) differ from
+    the family's table, BN, and CReLU's base only where a CReLU layer uses it. Two descriptions of one
+    network (`crelu`, `relu` + `acts={conv1-7: crelu}`; any `crelu_base` without CReLU) give the same."""
+    family, layers, batchnorm, base = signature(variant)
+    table = signature(Variant(family))[1]
+    changed = [(name, act, w, act0, w0) for (name, act, w), (_, act0, w0) in zip(layers, table, strict=True)]
+    return {
+        "family": family,
+        "acts": {name: act for name, act, _, act0, _ in changed if act != act0},
+        "widths": {name: w for name, _, w, _, w0 in changed if w != w0},
+        "batchnorm": batchnorm,
+        "crelu_base": base,
+    }
+
+
 @functools.cache
 def _named() -> dict[tuple, str]:
     """signature -> the registered name (the first in sorted order, should two files describe one net)."""

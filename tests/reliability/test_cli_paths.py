@@ -1,4 +1,5 @@
-"""params and tables: a file where a folder belongs is one message, not a traceback."""
+"""params, tables and claims: a file where a folder belongs, or a folder that is missing, is one message, not
+a traceback."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, train_env
 
-from crelu_repro import params, tables
+from crelu_repro import faults, params, tables
 
 
 def cli(module: str, *args: str) -> subprocess.CompletedProcess:
@@ -43,6 +44,8 @@ def places(tmp_path) -> dict[str, Path]:
             ["--sweep-dir", "is a file", "make table-convpool"],
         ),
         ("tables", ["convpool", "--sweep-dir", "{sweep}", "--out", "{file}"], ["--out", "is a file"]),
+        ("claims", ["--sweeps", "{sweep}", "--out", "{file}", "--no-tb"], ["--out", "is a file"]),
+        ("claims", ["--sweeps", "{file}", "--out", "{sweep}/out"], ["--sweeps", "is a file", "make claims"]),
         (
             "tables",
             ["convpool", "--sweep-dir", "{sweep}", "--out", "{file}/x"],
@@ -59,6 +62,10 @@ def test_a_file_where_a_folder_belongs_is_one_clear_message(module, args, named,
 
 def test_a_missing_sweep_names_the_make_target(tmp_path):  # already one line on fe9da43: it stays so
     one_line_error(cli("tables", "vgg", "--sweep-dir", str(tmp_path / "none")), "make table-vgg")
+    # claims exited 0 with every verdict "not run" from a folder that does not exist
+    none = str(tmp_path / "none")
+    one_line_error(cli("claims", "--sweeps", none, "--quick"), "--sweeps", none, "does not exist", "QUICK=1")
+    assert not (tmp_path / "none").exists()
 
 
 def test_a_write_that_fails_after_the_checks_is_a_storage_error(places, monkeypatch, capsys):
@@ -71,5 +78,23 @@ def test_a_write_that_fails_after_the_checks_is_a_storage_error(places, monkeypa
         "error: could not write the parameter table (table_params.md): No space left on device; "
         "free some space or fix permissions, and rerun.\n"
     )
-    assert tables.main(["convpool", "--sweep-dir", str(places["sweep"]), "--out", str(places["sweep"])]) == 4
-    assert capsys.readouterr().err.startswith("error: could not write the convpool table")
+
+
+@pytest.mark.parametrize("name", ["convpool.md", "convpool.json"])
+def test_a_full_disk_leaves_the_previous_table_whole(places, monkeypatch, capsys, name):
+    """A full disk left convpool.json truncated at 4096 bytes: tables are now written atomically."""
+    out = places["sweep"] / "out"
+    argv = ["convpool", "--sweep-dir", str(places["sweep"]), "--out", str(out)]
+    assert tables.main(argv) == 0
+    before = (out / name).read_bytes()
+    monkeypatch.setattr(faults, "_point", "enospc_in_write")
+    monkeypatch.setattr(faults, "_arg", name)
+    assert tables.main(argv) == 4
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        len(err) == 1 and "No space left on device" in err[0] and f"the previous {name} is intact" in err[0]
+    )
+    assert (out / name).read_bytes() == before and sorted(p.name for p in out.iterdir()) == [
+        "convpool.json",
+        "convpool.md",
+    ]  # no temporary file left

@@ -37,6 +37,7 @@ FREE = {
     "model.note": "text",
     "dataset.root": "a folder",
     "out_dir": "a folder",
+    "table": "a table's node: schema.TableConfig types it, crelu_repro.tables checks its names",
 }
 
 

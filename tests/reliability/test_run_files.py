@@ -59,7 +59,10 @@ def test_a_checkpoint_that_is_not_ours_is_named_not_a_keyerror(cifar_root, tmp_p
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "Move it away" in proc.stderr
 
 
-@pytest.mark.parametrize("content", ["[1, 2]", '"done"', "{}"])
+DEEP = "[" * 100_000 + "]" * 100_000  # gave RecursionError in train.py, the tables and the claims
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '"done"', "{}", DEEP], ids=["list", "text", "empty", "deep"])
 def test_a_result_json_that_is_not_a_result_is_named(cifar_root, tmp_path, content):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
