@@ -4,7 +4,9 @@ Only one process trains into a directory: rank 0 holds an OS lock (`flock` on `.
 which the kernel releases when the process ends however it ends (SIGKILL included), so a crashed owner never
 blocks a rerun. A second process is refused at once, naming the owner's PID; in a sweep that run is reported
 busy and skipped. A finished run (result.json) is never touched again, so skipping it writes nothing: it
-works on a read-only copy too. Everything written here goes through `runio`'s atomic writes.
+works on a read-only copy too. Everything written here goes through `runio`'s atomic writes, and only under
+the fixed names of OWN_NAMES: a symbolic link in the place of any of them is refused before anything is
+read or written (the lock and the log are also opened with O_NOFOLLOW), so nothing outside is touched.
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ from omegaconf import DictConfig, OmegaConf
 from . import distributed, faults, runio
 from .cli_paths import output_dir
 from .config import identity
-from .dashboard import FINAL_METRICS, HPARAMS, Dashboard
+from .dashboard import FINAL_METRICS, HPARAMS, TB, Dashboard
 from .errors import ConfigError, CreluError, StorageError
-from .results import EpochRecord, Result, read_result, write_result
+from .results import RESULT, EpochRecord, Result, read_result, write_result
 
 log = logging.getLogger("crelu_repro")
 LOCK = ".lock"
 LOG = "train.log"
+HYDRA = ".hydra"
+# Every name a run writes (or reads back) in its directory; README "Outputs" lists them.
+OWN_NAMES = (LOCK, LOG, HYDRA, TB, runio.CHECKPOINT, runio.SCORES, runio.LABELS, RESULT)
 
 
 class RunDirBusy(CreluError):
@@ -73,7 +78,9 @@ class RunDir:
             self.board = Dashboard(self.path, self.ctx.is_main, resume_step)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type=None, exc=None, tb=None) -> None:
+        if self._log is not None and exc is not None:  # what ended the run goes into its log too
+            self._log.handle(_error_record(exc_type, exc, tb))
         if self.board is not None:
             self.board.close()
         if self._log is not None:
@@ -88,6 +95,8 @@ class RunDir:
         """Rank 0: skip a complete run without writing anything; else take the lock, check the checkpoint."""
         if not self.path.is_dir():  # (an existing one is left as it is: a read-only finished run is skipped)
             output_dir(self.path, "the run directory (hydra.run.dir or out_dir)")
+        for name in OWN_NAMES:  # before anything is read or written: a planted link is never followed
+            runio.refuse_link(self.path / name)
         if self._finished_here():
             return {"finished": True}
         self._lock()
@@ -109,7 +118,7 @@ class RunDir:
 
     def _lock(self) -> None:
         try:
-            fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = runio.open_nofollow(self.path / LOCK, os.O_RDWR | os.O_CREAT)
         except OSError as err:
             raise StorageError(
                 f"cannot train into {self.path}: {err.strerror or err}. Choose a writable hydra.run.dir "
@@ -133,13 +142,12 @@ class RunDir:
     def _record_config(self) -> None:
         """The resolved config and the overrides beside the run (Hydra's .hydra/ layout, written by us only
         once the run is ours: Hydra would overwrite another owner's), and this run's log file."""
-        hydra_dir = self.path / ".hydra"
-        hydra_dir.mkdir(exist_ok=True)
+        hydra_dir = runio.own_dir(self.path / HYDRA)
         runio.write_text(hydra_dir / "config.yaml", OmegaConf.to_yaml(self.cfg))
         overrides = _hydra_overrides()
         if overrides is not None:
             runio.write_text(hydra_dir / "overrides.yaml", OmegaConf.to_yaml(OmegaConf.create(overrides)))
-        self._log = logging.FileHandler(self.path / LOG)
+        self._log = _LogFile(self.path / LOG)
         self._log.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] %(message)s"))
         logging.getLogger().addHandler(self._log)
 
@@ -178,6 +186,23 @@ class RunDir:
         flat = {**result.config["optim"], **result.config["trainer"], **result.to_json()}
         metrics = {k: getattr(result, k) for k in FINAL_METRICS}
         self.board.hparams({k: flat[k] for k in HPARAMS}, metrics, step=result.epochs)
+
+
+def _error_record(exc_type, exc, tb) -> logging.LogRecord:
+    """The error as one log line (the user's to fix: its message; a bug: its traceback too)."""
+    if isinstance(exc, CreluError):
+        return log.makeRecord(log.name, logging.ERROR, __file__, 0, "%s", (exc,), None)
+    if isinstance(exc, KeyboardInterrupt):
+        return log.makeRecord(log.name, logging.ERROR, __file__, 0, "interrupted (Ctrl-C)", None, None)
+    return log.makeRecord(log.name, logging.ERROR, __file__, 0, "failed: %r", (exc,), (exc_type, exc, tb))
+
+
+class _LogFile(logging.FileHandler):
+    """train.log, appended to, opened without following a link in its place."""
+
+    def _open(self):
+        fd = runio.open_nofollow(Path(self.baseFilename), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
 def _hydra_overrides() -> list[str] | None:

@@ -2,10 +2,14 @@
 
 Every file is written to a temporary name in the same directory, flushed to disk, then renamed over the
 old one, so a crash at any instant leaves either the previous complete file or the new complete file.
+Nothing is written through a symbolic link: a link in the place of a file or folder we write is refused
+naming it (checked with lstat, and the temporary file is opened with O_NOFOLLOW | O_EXCL), so a planted
+link can never make a run write outside its folder.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -18,19 +22,62 @@ import numpy as np
 import torch
 
 from . import faults
-from .errors import ConfigError, StorageError
+from .errors import ConfigError, StorageError, SymlinkError
 
 CHECKPOINT = "checkpoint.pt"
 SCORES = "test_scores.npy"
 LABELS = "test_labels.npy"  # beside the scores, so Vote needs no access to the dataset
 
 
+def refuse_link(path: Path) -> None:
+    """Raise SymlinkError when `path` is a symbolic link (dangling or not): we never write through one."""
+    if os.path.islink(path):
+        raise link_error(path)
+
+
+def link_error(path: Path) -> SymlinkError:
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    return SymlinkError(
+        f"{path} is a symbolic link (to {target}); this file is only ever written in place, never through "
+        "a link, so nothing outside its folder is touched. Remove the link and rerun."
+    )
+
+
+def open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:
+    """os.open that refuses a symbolic link as the last component (O_NOFOLLOW): one line naming it."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as err:
+        if err.errno == errno.ELOOP:  # what O_NOFOLLOW answers for a link
+            raise link_error(path) from None
+        raise
+
+
+def own_dir(path: Path) -> Path:
+    """`path` as a folder of our own (a run's `.hydra/`, `tb/`): made when missing; a link is refused."""
+    refuse_link(path)
+    try:
+        path.mkdir(exist_ok=True)  # mkdir never follows a link in its place (EEXIST)
+    except OSError as err:
+        raise StorageError(f"cannot create {path} ({err.strerror or err}); fix the permissions") from None
+    if not path.is_dir():
+        raise StorageError(f"{path} exists and is not a folder; move it away and rerun")
+    return path
+
+
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write `path` through `write(file)` atomically: temp file + fsync + rename + directory fsync."""
+    """Write `path` through `write(file)` atomically: temp file + fsync + rename + directory fsync. A link in
+    the place of `path` is refused; the temporary file is created anew (O_EXCL | O_NOFOLLOW)."""
     path = Path(path)
+    refuse_link(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        with open(tmp, "wb") as f:
+        if os.path.lexists(tmp):  # a killed write's leftover (or a planted link): removed, never followed
+            os.unlink(tmp)
+        with os.fdopen(open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb") as f:
             write(f)
             faults.in_write(path.name)
             f.flush()
