@@ -26,7 +26,7 @@ from . import distributed, faults, runio
 from .cli_paths import output_dir
 from .config import identity
 from .dashboard import FINAL_METRICS, HPARAMS, TB, Dashboard
-from .errors import ConfigError, CreluError, StorageError
+from .errors import ConfigError, CreluError, Preempted, StorageError
 from .results import RESULT, EpochRecord, Result, read_result, write_result
 
 log = logging.getLogger("crelu_repro")
@@ -190,8 +190,9 @@ class RunDir:
 
 def _error_record(exc_type, exc, tb) -> logging.LogRecord:
     """The error as one log line (the user's to fix: its message; a bug: its traceback too)."""
-    if isinstance(exc, CreluError):
-        return log.makeRecord(log.name, logging.ERROR, __file__, 0, "%s", (exc,), None)
+    if isinstance(exc, CreluError):  # a stop signal's checkpoint is no error
+        level = logging.WARNING if isinstance(exc, Preempted) else logging.ERROR
+        return log.makeRecord(log.name, level, __file__, 0, "%s", (exc,), None)
     if isinstance(exc, KeyboardInterrupt):
         return log.makeRecord(log.name, logging.ERROR, __file__, 0, "interrupted (Ctrl-C)", None, None)
     return log.makeRecord(log.name, logging.ERROR, __file__, 0, "failed: %r", (exc,), (exc_type, exc, tb))

@@ -36,14 +36,14 @@ from .models import label, variant_of
 from .optim import load_optimizer_state
 from .results import EpochRecord, make_result
 from .run_dir import RunDir
-from .runtime import STOP, rng_state, session, set_rng_state, synced_time
+from .runtime import STOP, check_environment, rng_state, session, set_rng_state, synced_time
 
 log = logging.getLogger("crelu_repro")
 
 
 def train(cfg: DictConfig) -> dict:
     """Train `cfg.model` on `cfg.dataset` into `cfg.out_dir`; returns result.json's contents."""
-    validate(cfg, distributed.env_world())
+    validate(cfg, check_environment().world)
     with session(cfg) as (device, ctx), RunDir(cfg, ctx) as run:
         if run.finished is not None:
             return {**run.finished.to_json(), "skipped": True}

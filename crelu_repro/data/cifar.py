@@ -229,9 +229,12 @@ def _fetch(url: str, tar_path: Path) -> None:
     try:
         if os.path.lexists(part):  # a killed download's leftover (or a planted link): removed, not followed
             os.unlink(part)
-        with os.fdopen(runio.open_nofollow(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb") as f:
-            with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as resp:
-                shutil.copyfileobj(resp, f, 1 << 20)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        with (
+            os.fdopen(runio.open_nofollow(part, flags), "wb") as f,
+            urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as resp,
+        ):
+            shutil.copyfileobj(resp, f, 1 << 20)
         runio.refuse_link(tar_path)
         os.replace(part, tar_path)
     finally:
