@@ -38,6 +38,7 @@ class LaunchEnv:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    local_world: int = 1  # LOCAL_WORLD_SIZE: the processes on this host (they share its memory)
     timeout_s: float = 600.0  # CRELU_DIST_TIMEOUT_S: how long a collective waits for a dead peer
 
 
@@ -59,7 +60,7 @@ def launch_env() -> LaunchEnv:
     value, a stray RANK outside a process group (its outputs would go nowhere), or WORLD_SIZE > 1 without
     what torchrun sets beside it (the process would wait for peers that never come)."""
     world, rank = _env_int("WORLD_SIZE", 1, 1), _env_int("RANK", 0, 0)
-    local_rank = _env_int("LOCAL_RANK", 0, 0)
+    local_rank, local_world = _env_int("LOCAL_RANK", 0, 0), _env_int("LOCAL_WORLD_SIZE", 1, 1)
     if world == 1 and rank > 0:
         raise ConfigError(
             f"RANK={rank} is set, but WORLD_SIZE is {os.environ.get('WORLD_SIZE', 'unset')}: this process is "
@@ -81,7 +82,7 @@ def launch_env() -> LaunchEnv:
         timeout = float("nan")
     if not 0 < timeout < float("inf"):
         raise ConfigError(f"CRELU_DIST_TIMEOUT_S={text!r}: must be a number of seconds > 0 (default 600)")
-    return LaunchEnv(rank, world, local_rank, timeout)
+    return LaunchEnv(rank, world, local_rank, local_world, timeout)
 
 
 def env_rank() -> int:

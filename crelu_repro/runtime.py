@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 from . import distributed, faults
 from .config import choice
 from .errors import ConfigError
+from .memory import device_kind
 
 # Each one makes the run checkpoint and stop. SIGUSR2 is what submitit (hydra/launcher=submitit_slurm) has
 # SLURM send before a time limit (`--signal=USR2@<signal_delay_s>`); its own handler then requeues the job.
@@ -140,7 +141,7 @@ def select_device(cfg: DictConfig) -> torch.device:
         raise ConfigError(
             "trainer.device=cuda, but CUDA is not available here; use trainer.device=cpu or auto"
         )
-    return torch.device("cuda" if want in ("cuda", "auto") and torch.cuda.is_available() else "cpu")
+    return torch.device(device_kind(want))
 
 
 @contextmanager
