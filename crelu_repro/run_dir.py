@@ -26,7 +26,8 @@ from . import distributed, faults, runio
 from .cli_paths import output_dir
 from .config import identity
 from .dashboard import FINAL_METRICS, HPARAMS, TB, Dashboard
-from .errors import ConfigError, CreluError, Preempted, StorageError
+from .errors import ConfigError, CreluError, Preempted, StorageError, TrainingError
+from .models import expected_layout, layout_changes, variant_of
 from .results import RESULT, EpochRecord, Result, read_result, write_result
 
 log = logging.getLogger("crelu_repro")
@@ -53,6 +54,7 @@ class RunDir:
         self.finished: Result | None = None
         self.checkpoint: dict | None = None
         self.board: Dashboard | None = None  # TensorBoard (rank 0 writes)
+        self.saved: dict | None = None  # the train state of the last checkpoint on disk
         self._lock_fd: int | None = None
         self._log: logging.Handler | None = None
 
@@ -74,6 +76,7 @@ class RunDir:
             self.finished = read_result(self.path)
         else:
             self.checkpoint = runio.load_checkpoint(self.path) if outcome.get("resume") else None
+            self.saved = self.checkpoint["state"] if self.checkpoint else None
             resume_step = self.checkpoint["state"]["epoch"] + 1 if self.checkpoint else 0
             self.board = Dashboard(self.path, self.ctx.is_main, resume_step)
         return self
@@ -105,6 +108,7 @@ class RunDir:
         ckpt = runio.load_checkpoint(self.path)
         if ckpt is not None:
             runio.check_same_config(self.path, ckpt["identity"], self.identity, "checkpoint")
+            self._check_resumable(ckpt)
         self._record_config()
         return {"resume": ckpt is not None}
 
@@ -155,11 +159,57 @@ class RunDir:
         """Rank 0 writes `state` atomically; every rank waits for it (a consistent point to stop at)."""
         if self.ctx.is_main:
             runio.save_checkpoint(self.path, state)
+        self.saved = state["state"]
         distributed.barrier(self.ctx)
         faults.after_checkpoint()
 
-    def check_data(self, fingerprint: dict) -> None:
-        """Refuse to resume on different data (moving the same files elsewhere is fine: no paths inside)."""
+    def diverged(self, err: TrainingError) -> TrainingError:
+        """`err` (a non-finite loss) completed with what is true of this run's checkpoint."""
+        if self.saved is None:
+            kept = (
+                "no checkpoint was written before it, so a rerun starts afresh. Check the data, or lower "
+                "optim.lr"
+            )
+        else:
+            at = f"epoch {self.saved['epoch'] + 1}, step {self.saved['step']}"
+            kept = f"the last good checkpoint is kept: a rerun resumes from it (at {at}). Lower optim.lr"
+        return TrainingError(f"{err}; {kept}.")
+
+    def _check_resumable(self, ckpt: dict) -> None:
+        """Before anything is written: the checkpoint's network is the one this code builds for this config
+        (a code change between the run and its resume can change it), and its position is one this config
+        reaches. Else one line naming the difference; the checkpoint is left as it is."""
+        changes = layout_changes(
+            ckpt["network"], expected_layout(variant_of(self.cfg.model), self.num_classes)
+        )
+        if changes:
+            raise self._unresumable(
+                "a network of another structure than this code builds for the same config (the code changed "
+                f"since it was written?): {'; '.join(changes)}"
+            )
+        state, epochs = ckpt["state"], self.cfg.trainer.epochs
+        missing = [k for k in ("epoch", "step", "history", "sums", "wall_s") if k not in state]
+        if missing:
+            raise self._unresumable(f"a training state without {', '.join(missing)}")
+        if not _consistent(state, epochs):
+            raise self._unresumable(
+                f"an inconsistent position: epoch {state['epoch']}, step {state['step']}, "
+                f"{len(state['history'])} epochs of history, for a run of trainer.epochs={epochs}"
+            )
+
+    def _unresumable(self, what: str) -> ConfigError:
+        return ConfigError(
+            f"{self.path / runio.CHECKPOINT} holds {what}. It will not be resumed or overwritten: move it "
+            "away to start this run afresh, or resume with the code version that wrote it."
+        )
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.cfg.dataset.num_classes)
+
+    def check_data(self, fingerprint: dict, steps_per_epoch: int) -> None:
+        """Refuse to resume on different data (moving the same files elsewhere is fine: no paths inside),
+        or at a step the epoch does not have."""
         saved = (self.checkpoint or {}).get("data")
         if saved is not None and saved != fingerprint:
             raise ConfigError(
@@ -167,6 +217,9 @@ class RunDir:
                 f"  checkpoint: {saved}\n  now:        {fingerprint}\n"
                 f"Point dataset.root at the files it was trained on, or use a new hydra.run.dir."
             )
+        step = (self.checkpoint or {}).get("state", {}).get("step", 0)
+        if step >= steps_per_epoch:
+            raise self._unresumable(f"step {step} of an epoch of {steps_per_epoch} steps")
 
     def log_epoch(self, record: EpochRecord, epochs: int) -> None:
         self.board.epoch(record)
@@ -186,6 +239,15 @@ class RunDir:
         flat = {**result.config["optim"], **result.config["trainer"], **result.to_json()}
         metrics = {k: getattr(result, k) for k in FINAL_METRICS}
         self.board.hparams({k: flat[k] for k in HPARAMS}, metrics, step=result.epochs)
+
+
+def _consistent(state: dict, epochs: int) -> bool:
+    """A position this run reaches: epochs done within trainer.epochs, one history record each, a step
+    only inside an unfinished epoch, the four running sums."""
+    epoch, step = state["epoch"], state["step"]
+    if not (isinstance(epoch, int) and isinstance(step, int) and 0 <= epoch <= epochs and step >= 0):
+        return False
+    return len(state["history"]) == epoch and (step == 0 or epoch < epochs) and len(state["sums"]) == 4
 
 
 def _error_record(exc_type, exc, tb) -> logging.LogRecord:

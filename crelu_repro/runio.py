@@ -118,8 +118,10 @@ def save_checkpoint(run_dir: Path, state: dict) -> None:
 
 
 # What the trainer's checkpoint holds (trainer.py writes it); anything else is not ours to resume.
-TRAINER_KEYS = ("format", "model", "optimizer", "scheduler", "state", "rng", "identity", "data")
-FORMAT = 2  # bump when the layout changes; an older checkpoint is then refused with a message
+TRAINER_KEYS = ("format", "model", "optimizer", "scheduler", "state", "rng", "identity", "data", "network")
+# Bump when the layout changes; an older checkpoint is then refused with a message. 3: + "network", the
+# network's structure fingerprint (each weight's shape), checked before a resume.
+FORMAT = 3
 
 
 def load_checkpoint(run_dir: Path, require: tuple[str, ...] = TRAINER_KEYS) -> dict | None:
@@ -135,10 +137,10 @@ def load_checkpoint(run_dir: Path, require: tuple[str, ...] = TRAINER_KEYS) -> d
             f"{path} cannot be read ({type(exc).__name__}: {exc}). Move it away to start this run afresh."
         ) from exc
     missing = [k for k in require if not isinstance(ckpt, dict) or k not in ckpt]
-    stale = "format" in require and isinstance(ckpt, dict) and ckpt.get("format") != FORMAT
+    stale = "format" in require and isinstance(ckpt, dict) and "format" in ckpt and ckpt["format"] != FORMAT
     if missing or stale:
         what = f"a {type(ckpt).__name__}" + (f" without {', '.join(map(repr, missing))}" if missing else "")
-        if stale and not missing:
+        if stale:  # an older (or newer) trainer's: its format says more than the keys it lacks
             what = f"format {ckpt.get('format')!r}, this trainer writes format {FORMAT}"
         raise ConfigError(
             f"{path} is not a checkpoint this trainer can resume ({what}). Move it away to start this "

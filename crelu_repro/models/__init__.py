@@ -11,7 +11,7 @@ from dataclasses import replace
 from omegaconf import DictConfig
 
 from .builder import SpecNet, Variant, build, resolve
-from .shapes import Shapes, trace
+from .shapes import Shapes, expected_layout, layout, layout_changes, trace
 from .variants import FAMILIES, MODEL_NAMES, baseline, label, load_variant, variant_of
 
 
@@ -41,5 +41,6 @@ def check_variant(variant: Variant | DictConfig, num_classes: int) -> Variant:
 
 __all__ = [
     "FAMILIES", "MODEL_NAMES", "Shapes", "SpecNet", "Variant", "baseline", "build_model", "build_variant",
-    "check_variant", "label", "load_variant", "trace", "variant_of",
+    "check_variant", "expected_layout", "label", "layout", "layout_changes", "load_variant", "trace",
+    "variant_of",
 ]  # fmt: skip

@@ -46,6 +46,31 @@ def trace(variant: Variant, num_classes: int, size: int) -> Shapes:
     return Shapes(sum(p.numel() for p in net.parameters()), activations, out)
 
 
+def layout(net: nn.Module) -> dict[str, list[int]]:
+    """The network's structure fingerprint: each state_dict entry's shape (what a checkpoint must match)."""
+    return {name: list(t.shape) for name, t in net.state_dict().items()}
+
+
+def expected_layout(variant: Variant, num_classes: int) -> dict[str, list[int]]:
+    """`layout` of the network this code builds for `variant` (on the meta device: no memory)."""
+    return layout(_meta_net(variant, num_classes))
+
+
+def layout_changes(saved: dict, now: dict, most: int = 3) -> list[str]:
+    """How two layouts differ, at most `most` entries: ['layers.conv1.conv.weight: [48, 3, 3, 3] in the
+    checkpoint, [96, 3, 3, 3] now', 'layers.conv9...: only in the checkpoint']."""
+    changes = []
+    for key in [*saved, *(k for k in now if k not in saved)]:
+        if key not in now:
+            changes.append(f"{key}: only in the checkpoint")
+        elif key not in saved:
+            changes.append(f"{key}: only in this code's network")
+        elif list(saved[key]) != list(now[key]):
+            changes.append(f"{key}: {list(saved[key])} in the checkpoint, {list(now[key])} now")
+    more = f" (and {len(changes) - most} more)" if len(changes) > most else ""
+    return changes[:most] + ([more.strip(" ()")] if more else [])
+
+
 def _meta_net(variant: Variant, num_classes: int) -> SpecNet:
     with torch.device("meta"):  # parameters without storage: any width costs nothing here
         net = build(FAMILIES[variant.family], variant, num_classes)
