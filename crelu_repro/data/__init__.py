@@ -84,7 +84,8 @@ def read_cifar(dataset: DictConfig) -> RawData:
 def read_imagenet(dataset: DictConfig) -> RawData:
     """ImageNet's train/ and val/ file lists (a limit keeps images round-robin over classes)."""
     files = scan_imagenet(dataset.root, dataset.limit_train, dataset.limit_test)
-    return RawData(files.train, files.val, files.num_classes, [], files.fingerprint)
+    notes = [f"ImageNet: {path} skipped while scanning: {why}" for path, why in files.skipped.items()]
+    return RawData(files.train, files.val, files.num_classes, notes, files.fingerprint)
 
 
 def split_by_protocol(raw: RawData, dataset: DictConfig, eval_cfg: DictConfig) -> Splits:

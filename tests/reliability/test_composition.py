@@ -11,7 +11,8 @@ from conftest import TINY, run_train, train_in_process
 from crelu_repro import memory
 from crelu_repro.errors import ConfigError
 
-NO_DATA = "dataset.root=/nonexistent/data"  # the data is never looked at: a read would fail differently
+# The data is never looked at: a read would fail differently (and never downloads, even on the old code).
+NO_DATA = ["dataset.root=/nonexistent/data", "dataset.download=false"]
 IMAGENET = ["dataset=imagenet", "dataset.num_classes=4"]
 
 CASES = {
@@ -88,7 +89,7 @@ CASES = {
 @pytest.mark.parametrize("overrides, message", CASES.values(), ids=CASES.keys())
 def test_refused_in_train_before_any_data_or_folder(tmp_path, overrides, message):
     with pytest.raises(ConfigError) as err:
-        train_in_process(*TINY, NO_DATA, *overrides, out=tmp_path / "run")
+        train_in_process(*TINY, *NO_DATA, *overrides, out=tmp_path / "run")
     assert message in str(err.value) and "\n" not in str(err.value)
     assert not (tmp_path / "run").exists()
 
@@ -96,7 +97,7 @@ def test_refused_in_train_before_any_data_or_folder(tmp_path, overrides, message
 @pytest.mark.parametrize("case", ["crelu on convpool's classifier", "all-cnn-b on cifar"])
 def test_through_train_py_one_line_and_no_run_directory(tmp_path, case):
     overrides, message = CASES[case]
-    proc = run_train([*TINY, NO_DATA, *overrides, f"hydra.run.dir={tmp_path / 'run'}"])
+    proc = run_train([*TINY, *NO_DATA, *overrides, f"hydra.run.dir={tmp_path / 'run'}"])
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
@@ -108,7 +109,7 @@ def test_the_memory_estimate_names_its_numbers(tmp_path, monkeypatch):
     per image (conv1-7 outputs, CReLU doubled, and conv8's), 3.1 GB in fp32."""
     monkeypatch.setattr(memory, "capacity", lambda kind, rank, world: (10**9, "the test device"))
     with pytest.raises(ConfigError) as err:
-        train_in_process(*TINY, NO_DATA, "model=crelu", "trainer.batch_size=1024", out=tmp_path / "run")
+        train_in_process(*TINY, *NO_DATA, "model=crelu", "trainer.batch_size=1024", out=tmp_path / "run")
     assert str(err.value).startswith(
         "model crelu at trainer.batch_size=1024 needs at least 3.1 GB for one training step: 0.0 GB of "
         "weights, gradients and momentum (2,570,804 parameters) and 3.1 GB of activations (1024 images per "
