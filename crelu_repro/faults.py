@@ -1,6 +1,6 @@
 """Fault injection for the reliability tests: `CRELU_FAULT=<point>:<arg>` makes this process fail at a
-named point. Read once at import (`check` refuses a malformed value in one line); each hook is an integer
-or string compare when unset.
+named point. Read once at import; each hook is an integer or string compare when unset. `check` (run before
+anything, by runtime.check_environment) refuses a malformed value in one line.
 
 Points:
   kill_at_step:N          SIGKILL after global training step N (counted across epochs, from 1)
@@ -33,13 +33,13 @@ _checkpoints = 0
 
 def check() -> None:
     """ConfigError (one line) unless CRELU_FAULT is unset or names a point with a valid argument."""
-    if not _spec:
-        return
-    kind = POINTS.get(_point)
-    if kind is None or not _arg or (kind is int and _n < 1):
+    spec = os.environ.get("CRELU_FAULT", "")
+    point, _, arg = spec.partition(":")
+    kind = POINTS.get(point)
+    if spec and (kind is None or not arg or (kind is int and not (arg.isdigit() and int(arg) >= 1))):
         points = " | ".join(f"{p}:{'N' if k is int else 'NAME'}" for p, k in POINTS.items())
         raise ConfigError(
-            f"CRELU_FAULT={_spec!r} is not a fault point (N a whole number >= 1): {points}. It makes this "
+            f"CRELU_FAULT={spec!r} is not a fault point (N a whole number >= 1): {points}. It makes this "
             "process fail on purpose, for tests; unset it to train normally."
         )
 

@@ -94,9 +94,8 @@ def test_refused_in_train_before_any_data_or_folder(tmp_path, overrides, message
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("case", ["crelu on convpool's classifier", "all-cnn-b on cifar"])
-def test_through_train_py_one_line_and_no_run_directory(tmp_path, case):
-    overrides, message = CASES[case]
+def test_through_train_py_one_line_and_no_run_directory(tmp_path):
+    overrides, message = CASES["all-cnn-b on cifar"]
     proc = run_train([*TINY, *NO_DATA, *overrides, f"hydra.run.dir={tmp_path / 'run'}"])
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -118,12 +117,11 @@ def test_the_memory_estimate_names_its_numbers(tmp_path, monkeypatch):
     assert not (tmp_path / "run").exists()
 
 
-def test_what_trains_is_not_refused(cifar_train, monkeypatch):
-    """The estimate is a lower bound: the tiny runs pass it, and so does every table model at batch 128 in
-    fp32 on a 16 GB device (ImageNet's at 224)."""
+def test_what_trains_is_not_refused(monkeypatch):
+    """The estimate is a lower bound: every table model at batch 128 in fp32 passes it on a 16 GB device
+    (ImageNet's at 224; and every run of the suite passes it on its host)."""
     from crelu_repro.models import MODEL_NAMES, load_variant, trace
 
-    assert cifar_train()["test_error"] >= 0
     monkeypatch.setattr(memory, "capacity", lambda kind, rank, world: (16 * 10**9, "a 16 GB device"))
     for model in MODEL_NAMES:
         variant = load_variant(model)
