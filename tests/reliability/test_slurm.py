@@ -126,3 +126,19 @@ def test_sigterm_checkpoints_and_rerunning_the_sweep_finishes_it(reference, cifa
     ((name, result),) = results(sweep_dir).items()
     assert result == reference[name]
     assert "resuming at epoch" in next(sweep_dir.glob("*/train.log")).read_text()
+
+
+def test_the_slurm_launcher_warns_before_the_limit_with_a_signal_the_trainer_handles(tmp_path):
+    """configs/hydra/launcher/slurm.yaml: what sbatch gets, without a cluster (submitit writes the script)."""
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    from crelu_repro.config import compose
+    from crelu_repro.runtime import STOP_SIGNALS
+
+    launcher = compose(["hydra/launcher=slurm"], return_hydra_config=True).hydra.launcher
+    script = _make_sbatch_string(
+        command="python -m submitit.core._submit x", folder=tmp_path, time=launcher.timeout_min,
+        signal_delay_s=launcher.signal_delay_s,
+    )  # fmt: skip
+    assert "#SBATCH --signal=USR2@120" in script and signal.SIGUSR2 in STOP_SIGNALS
+    assert launcher.max_num_timeout >= 1  # the plugin's 0 would not requeue a run at its first time limit
