@@ -20,20 +20,10 @@ from crelu_repro.models.variants import FAMILIES
 from crelu_repro.results import read_result
 
 
-@pytest.fixture(scope="module")
-def stopped(cifar_root, tmp_path_factory) -> Path:
-    """A run whose 2 epochs are trained and checkpointed, its result not yet written."""
-    run_dir = tmp_path_factory.mktemp("stopped") / "run"
-    train_in_process(*TINY, "trainer.epochs=2", f"dataset.root={cifar_root}", out=run_dir)
-    for name in ("result.json", "test_scores.npy", "test_labels.npy"):
-        (run_dir / name).unlink()
-    return run_dir
-
-
 @pytest.fixture
-def run_dir(stopped, tmp_path) -> Path:
+def run_dir(stopped_run, tmp_path) -> Path:
     copy = tmp_path / "run"
-    shutil.copytree(stopped, copy)
+    shutil.copytree(stopped_run, copy)
     return copy
 
 

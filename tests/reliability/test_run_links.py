@@ -18,16 +18,6 @@ from crelu_repro.run_dir import OWN_NAMES
 FOLDERS = (".hydra", "tb")  # the names that are folders; the others are files
 
 
-@pytest.fixture(scope="module")
-def unfinished(cifar_root, tmp_path_factory) -> Path:
-    """A run stopped after its last checkpoint (no result yet): what a resume starts from."""
-    run_dir = tmp_path_factory.mktemp("unfinished") / "run"
-    train_in_process(*TINY, "trainer.epochs=2", f"dataset.root={cifar_root}", out=run_dir)
-    for name in ("result.json", "test_scores.npy", "test_labels.npy"):
-        (run_dir / name).unlink()
-    return run_dir
-
-
 def plant(run_dir: Path, name: str, outside: Path) -> Path:
     """Replace `run_dir/name` with a link to an unrelated file (or folder) in `outside`; return the target."""
     target = outside / f"precious_{name.strip('.').replace('/', '_')}"
@@ -53,10 +43,10 @@ def snapshot(path: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("name", [*OWN_NAMES, ".hydra/config.yaml"])
 def test_a_link_in_place_of_a_run_file_is_refused_and_its_target_untouched(
-    unfinished, cifar_root, tmp_path, name
+    stopped_run, cifar_root, tmp_path, name
 ):
     run_dir = tmp_path / "run"
-    shutil.copytree(unfinished, run_dir, symlinks=True)
+    shutil.copytree(stopped_run, run_dir, symlinks=True)
     target = plant(run_dir, name, tmp_path / "outside")
     before = snapshot(target)
     with pytest.raises(SymlinkError, match=f"{run_dir / name} is a symbolic link \\(to {target}\\)"):
@@ -65,9 +55,9 @@ def test_a_link_in_place_of_a_run_file_is_refused_and_its_target_untouched(
     assert os.path.islink(run_dir / name)  # and the link itself is left for the user to look at
 
 
-def test_through_train_py_it_is_one_line(unfinished, cifar_root, tmp_path):
+def test_through_train_py_it_is_one_line(stopped_run, cifar_root, tmp_path):
     run_dir = tmp_path / "run"
-    shutil.copytree(unfinished, run_dir, symlinks=True)
+    shutil.copytree(stopped_run, run_dir, symlinks=True)
     target = plant(run_dir, ".lock", tmp_path / "outside")
     proc = run_train([*TINY, "trainer.epochs=2", f"dataset.root={cifar_root}", f"hydra.run.dir={run_dir}"])
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
