@@ -179,9 +179,8 @@ class RunDir:
         """Before anything is written: the checkpoint's network is the one this code builds for this config
         (a code change between the run and its resume can change it), and its position is one this config
         reaches. Else one line naming the difference; the checkpoint is left as it is."""
-        changes = layout_changes(
-            ckpt["network"], expected_layout(variant_of(self.cfg.model), self.num_classes)
-        )
+        now = expected_layout(variant_of(self.cfg.model), int(self.cfg.dataset.num_classes))
+        changes = layout_changes(ckpt["network"], now)
         if changes:
             raise self._unresumable(
                 "a network of another structure than this code builds for the same config (the code changed "
@@ -202,10 +201,6 @@ class RunDir:
             f"{self.path / runio.CHECKPOINT} holds {what}. It will not be resumed or overwritten: move it "
             "away to start this run afresh, or resume with the code version that wrote it."
         )
-
-    @property
-    def num_classes(self) -> int:
-        return int(self.cfg.dataset.num_classes)
 
     def check_data(self, fingerprint: dict, steps_per_epoch: int) -> None:
         """Refuse to resume on different data (moving the same files elsewhere is fine: no paths inside),

@@ -1,5 +1,5 @@
 """Multirun bookkeeping: what each run of a sweep did (trained, skipped as complete, busy with another
-process, failed), and the sweep's stop on SIGTERM / SIGINT.
+process, failed), and the sweep's stop on a stop signal (runtime.STOP_SIGNALS).
 
 A failed run leaves `error.json` in its directory (and a successful rerun removes it), so the failures of a
 sweep are visible afterwards too, whatever launcher ran it. A busy run is another process's: nothing is
@@ -30,7 +30,7 @@ ERROR = "error.json"
 @dataclass(frozen=True)
 class Outcome:
     """What one job of a sweep did: returned by the job, so a launcher that runs jobs in other processes
-    (submitit) brings it back to the sweep's summary (hydra_hooks.Sweeper)."""
+    (submitit) brings it back to the sweep's summary (hydra_plugins/crelu_repro_sweeper)."""
 
     kind: str  # trained | skipped | busy | failed | stopped | not_started
     run_dir: str
@@ -120,7 +120,9 @@ class SweepLog:
         return bool(self.trained or self.skipped or self.busy or self.failed or self.stopped)
 
 
-SWEEP = SweepLog()  # this process's sweep (train.py prints its summary; hydra_hooks.Sweeper fills it)
+SWEEP = (
+    SweepLog()
+)  # this process's sweep: train.py prints its summary; the crelu sweeper adds other processes
 
 
 def _remove_if_empty(path: Path) -> None:
