@@ -2,9 +2,10 @@
 shapes (models/shapes.py), against the device's memory: what cannot fit is refused before any data is read,
 naming the numbers, instead of an allocator traceback asking for hundreds of GB mid-run.
 
-The bound counts only what a step surely holds: the fp32 weights, their gradients and SGD's momentum, and
-every conv / fc block's output for the batch (each is kept for the backward pass), at 2 bytes under bf16
-autocast and 4 otherwise. The data, BN's buffers, cuDNN's workspace and the allocator's slack come on top, so
+The bound counts only what a step surely holds at the end of its forward pass: the fp32 weights and SGD's
+momentum (the gradients may not exist yet), and the output of every conv / fc block but the classifier for
+the batch (each is kept by the next layer for the backward pass), at 2 bytes under bf16 autocast and 4
+otherwise. The data, BN's buffers, cuDNN's workspace and the allocator's slack come on top, so
 a refusal is never wrong; a run that passes can still be too big.
 """
 
@@ -54,14 +55,14 @@ def check_fits(
 ) -> None:
     """ConfigError when one training step surely needs more than the device has. `activations`: elements
     per image (models.shapes.Shapes)."""
-    state = params * 4 * (3 if momentum else 2)  # fp32 weights, gradients, momentum buffers
+    state = params * 4 * (2 if momentum else 1)  # fp32 weights and momentum buffers
     acts = activations * per_process_batch * (2 if bf16 and kind == "cuda" else 4)
     have, where = capacity(kind, local_rank, local_world)
     need = state + acts
     if need > have:
         raise ConfigError(
             f"{what} needs at least {need / GB:.1f} GB for one training step: {state / GB:.1f} GB of "
-            f"weights, gradients and momentum ({params:,} parameters) and {acts / GB:.1f} GB of activations "
+            f"weights and momentum ({params:,} parameters) and {acts / GB:.1f} GB of activations "
             f"({per_process_batch} images per process); {where} has {have / GB:.1f} GB. Lower "
             "trainer.batch_size, the width factors (model.widths) or dataset.image_size"
         )

@@ -20,7 +20,8 @@ MAX_TRIED = 1024  # the largest image side searched for the sizes a family takes
 @dataclass(frozen=True)
 class Shapes:
     params: int  # trainable parameters
-    activations: int  # elements per image: every conv / fc block's output, all kept for the backward pass
+    activations: int  # elements per image: the conv / fc blocks' outputs, each kept by the next layer for the
+    # backward pass (the classifier's, the scores, is not counted)
     out: tuple[int, ...]  # the network's output for one image: (num_classes,)
 
 
@@ -29,15 +30,16 @@ def trace(variant: Variant, num_classes: int, size: int) -> Shapes:
     its input and the image sizes the network does take, when it fails."""
     net = _meta_net(variant, num_classes)
     x = torch.empty(1, 3, size, size, device="meta")
-    activations = 0
+    blocks = []  # each conv / fc block's output size
     for name, layer in net.layers.named_children():
         try:
             y = layer(x)
         except RuntimeError as err:  # a map smaller than a kernel, features that do not match a fc layer
             raise ConfigError(_cannot_take(variant, net, size, name, x, err)) from None
         if isinstance(layer, ConvBlock | FCBlock):
-            activations += y.numel()
+            blocks.append(y.numel())
         x = y
+    activations = sum(blocks[:-1])  # the scores need not be kept (a global pool's backward needs no input)
     out = tuple(x.flatten(1).shape[1:])
     if out != (num_classes,):  # the builder keeps the classifier's maps; this is the last word on it
         raise ConfigError(

@@ -61,8 +61,8 @@ CASES = {
     ),
     "a step that cannot fit": (
         ["model=crelu", "model.widths={conv1-7: 16}", "trainer.batch_size=8192"],
-        "model relu+crelu_x16@conv1-7 at trainer.batch_size=8192 needs at least 401.7 GB for one training "
-        "step: 7.9 GB of weights, gradients and momentum (656,024,084 parameters) and 393.8 GB of "
+        "model relu+crelu_x16@conv1-7 at trainer.batch_size=8192 needs at least 399.0 GB for one training "
+        "step: 5.2 GB of weights and momentum (656,024,084 parameters) and 393.8 GB of "
         "activations",
     ),
     # values the run would ignore, yet record
@@ -104,14 +104,14 @@ def test_through_train_py_one_line_and_no_run_directory(tmp_path):
 
 
 def test_the_memory_estimate_names_its_numbers(tmp_path, monkeypatch):
-    """On a 1 GB device, crelu at batch 1024 surely needs more: its activations alone are 752,104 elements
-    per image (conv1-7 outputs, CReLU doubled, and conv8's), 3.1 GB in fp32."""
+    """On a 1 GB device, crelu at batch 1024 surely needs more: its activations alone are 751,104 elements
+    per image (conv1-7's outputs, CReLU doubled), 3.1 GB in fp32."""
     monkeypatch.setattr(memory, "capacity", lambda kind, rank, world: (10**9, "the test device"))
     with pytest.raises(ConfigError) as err:
         train_in_process(*TINY, *NO_DATA, "model=crelu", "trainer.batch_size=1024", out=tmp_path / "run")
     assert str(err.value).startswith(
         "model crelu at trainer.batch_size=1024 needs at least 3.1 GB for one training step: 0.0 GB of "
-        "weights, gradients and momentum (2,570,804 parameters) and 3.1 GB of activations (1024 images per "
+        "weights and momentum (2,570,804 parameters) and 3.1 GB of activations (1024 images per "
         "process); the test device has 1.0 GB."
     )
     assert not (tmp_path / "run").exists()
