@@ -17,8 +17,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from .errors import ConfigError
-from .paths import run_subdir, safe_path_component, sweep_subdir
-from .schema import DatasetConfig, Free, ModelConfig, TrainConfig  # noqa: F401  (re-exported: the schema)
+from .paths import MAX_COMPONENT, run_subdir, safe_path_component, sweep_subdir
+from .schema import READ_ONLY_BY, DatasetConfig, Free, ModelConfig, TrainConfig  # noqa: F401  (the schema)
 
 # The configs ship inside the package, so Hydra (train.py) and `build_model` find them in a checkout and in
 # an installed copy alike; ./configs in the repository is a link to this folder.
@@ -163,10 +163,12 @@ def recipe_overrides(task_overrides: list[str]) -> list[str]:
 
 
 def validate(cfg: DictConfig, world_size: int = 1) -> None:
-    """Every value in its schema range, no key the schema lacks, and the combinations; then the model's
-    description (layers, activations, widths). Raises ConfigError listing each problem with its key, value
-    and what is valid. Paths become absolute (a relative one would change meaning with the directory)."""
-    from .models import check_variant
+    """Every value in its schema range, no key the schema lacks, and the combinations; then the model: its
+    description (layers, activations, widths, the classifier's outputs), its shapes traced at the dataset's
+    image size, and whether one training step can fit the device. Raises ConfigError listing each problem
+    with its key, value and what is valid. Paths become absolute (a relative one would change meaning with
+    the directory)."""
+    from .models import check_variant, trace
 
     problems = [*_unknown_keys(cfg, TrainConfig), *_out_of_range(cfg, TrainConfig)]
     problems = problems or _combinations(cfg, world_size)  # combinations of values that are each valid
@@ -174,8 +176,24 @@ def validate(cfg: DictConfig, world_size: int = 1) -> None:
         raise ConfigError(
             "invalid configuration: " + "\n  ".join(["", *problems] if len(problems) > 1 else problems)
         )
-    check_variant(cfg.model, cfg.dataset.num_classes)
+    variant = check_variant(cfg.model, cfg.dataset.num_classes)
+    shapes = trace(variant, cfg.dataset.num_classes, cfg.dataset.image_size)
+    _check_memory(cfg, variant, shapes, world_size)
     cfg.dataset.root = os.path.abspath(os.path.expanduser(str(cfg.dataset.root)))
+
+
+def _check_memory(cfg: DictConfig, variant, shapes, world_size: int) -> None:
+    """One training step's lower-bound memory against the device this run will use (memory.py)."""
+    from . import memory
+    from .distributed import launch_env
+    from .models import label
+
+    t, env = cfg.trainer, launch_env()
+    memory.check_fits(
+        shapes.params, shapes.activations, per_process_batch=t.batch_size // world_size, bf16=t.bf16,
+        momentum=cfg.optim.momentum > 0, kind=memory.device_kind(choice(t.device)), local_rank=env.local_rank,
+        local_world=env.local_world, what=f"model {label(variant)} at trainer.batch_size={t.batch_size}",
+    )  # fmt: skip
 
 
 def _out_of_range(cfg: DictConfig, schema: type, prefix: str = "") -> list[str]:
@@ -218,8 +236,10 @@ def _combinations(cfg: DictConfig, world_size: int) -> list[str]:
     t, d, e, o = cfg.trainer, cfg.dataset, cfg.eval, cfg.optim
     name = str(cfg.model.name)
     checks = [
-        (name == safe_path_component(name), f"model.name={name!r}: a model's name becomes a directory name; "
-         "use letters, digits and _.+@,=-"),
+        (len(name) <= MAX_COMPONENT, f"model.name is {len(name)} characters long: a model's name becomes a "
+         f"directory name, of at most {MAX_COMPONENT} characters; give a shorter one"),
+        (len(name) > MAX_COMPONENT or name == safe_path_component(name), f"model.name={name!r}: a model's "
+         "name becomes a directory name; use letters, digits and _.+@,=-"),
         (t.batch_size % world_size == 0, f"trainer.batch_size={t.batch_size} (global) is not divisible by "
          f"the {world_size} processes; use a multiple of {world_size}"),
         (e.fold < e.folds, f"eval.fold={e.fold}: must be in [0, eval.folds={e.folds})"),
@@ -230,7 +250,33 @@ def _combinations(cfg: DictConfig, world_size: int) -> list[str]:
         (d.name != "imagenet" or d.resize >= d.image_size, f"dataset.resize={d.resize}: must be >= "
          f"dataset.image_size={d.image_size} (crops are cut from the resized image)"),
     ]  # fmt: skip
-    return [message for ok, message in checks if not ok]
+    return [message for ok, message in checks if not ok] + _not_read(cfg)
+
+
+def _not_read(cfg: DictConfig) -> list[str]:
+    """Values that this run's dataset or scheduler does not read (schema.READ_ONLY_BY), set to something
+    other than their default: they would be ignored, yet recorded in the run's identity."""
+    problems = []
+    for key, (choice_key, readers) in READ_ONLY_BY.items():
+        section, leaf = key.split(".")
+        value, default = OmegaConf.select(cfg, key), _default(section, leaf)
+        chosen = choice(OmegaConf.select(cfg, choice_key))
+        if chosen not in readers and _plain(value) != default:
+            problems.append(
+                f"{key}={_plain(value)!r} has no effect with {choice_key}={chosen}: only "
+                f"{' and '.join(readers)} read{'s' * (len(readers) == 1)} it (default {default!r}); remove it"
+            )
+    return problems
+
+
+def _default(section: str, leaf: str) -> object:
+    schema = {f.name: f.default_factory for f in dataclasses.fields(TrainConfig)}[section]
+    f = {f.name: f for f in dataclasses.fields(schema)}[leaf]
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+
+
+def _plain(value: object) -> object:
+    return OmegaConf.to_container(value) if isinstance(value, ListConfig) else value
 
 
 def check_override_keys(overrides: list[str], groups: set[str]) -> None:

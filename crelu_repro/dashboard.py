@@ -14,7 +14,10 @@ from pathlib import Path
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
+from . import runio
 from .results import RESULT
+
+TB = "tb"  # a run's TensorBoard folder
 
 # TensorBoard tag -> the field of a history record (results.EpochRecord) it shows.
 EPOCH_SCALARS = {
@@ -32,9 +35,10 @@ FINAL_METRICS = ("test_error", "train_error", "val_error")  # shown as hparam/<n
 class Dashboard:
     def __init__(self, run_dir: Path, enabled: bool, resume_step: int = 0) -> None:
         # purge_step drops events logged after the checkpoint we resume from, so curves never double back.
-        self.writer = (
-            SummaryWriter(str(Path(run_dir) / "tb"), purge_step=resume_step or None) if enabled else None
-        )
+        self.writer = None
+        if enabled:  # a link in the folder's place is refused: events are written inside the run only
+            tb = runio.own_dir(Path(run_dir) / TB)
+            self.writer = SummaryWriter(str(tb), purge_step=resume_step or None)
 
     def epoch(self, record: object) -> None:
         """One epoch's EPOCH_SCALARS from a history record (fields of results.EpochRecord)."""

@@ -28,29 +28,86 @@ class Dist:
         return self.world > 1
 
 
+TORCHRUN = "torchrun --nproc_per_node=N train.py ...: it sets them all"
+
+
+@dataclass(frozen=True)
+class LaunchEnv:
+    """What torchrun announces in the environment, checked (`launch_env`)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    local_world: int = 1  # LOCAL_WORLD_SIZE: the processes on this host (they share its memory)
+    timeout_s: float = 600.0  # CRELU_DIST_TIMEOUT_S: how long a collective waits for a dead peer
+
+
+def _env_int(name: str, default: int, low: int) -> int:
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < low:
+        raise ConfigError(f"{name}={text!r}: must be a whole number >= {low} (torchrun sets it); unset it")
+    return value
+
+
+def launch_env() -> LaunchEnv:
+    """RANK, WORLD_SIZE, LOCAL_RANK and CRELU_DIST_TIMEOUT_S, checked: ConfigError (one line) for a malformed
+    value, a stray RANK outside a process group (its outputs would go nowhere), or WORLD_SIZE > 1 without
+    what torchrun sets beside it (the process would wait for peers that never come)."""
+    world, rank = _env_int("WORLD_SIZE", 1, 1), _env_int("RANK", 0, 0)
+    local_rank, local_world = _env_int("LOCAL_RANK", 0, 0), _env_int("LOCAL_WORLD_SIZE", 1, 1)
+    if world == 1 and rank > 0:
+        raise ConfigError(
+            f"RANK={rank} is set, but WORLD_SIZE is {os.environ.get('WORLD_SIZE', 'unset')}: this process is "
+            "not part of a torchrun process group. Unset RANK to train in one process, or start several "
+            f"with {TORCHRUN}"
+        )
+    missing = [k for k in ("RANK", "MASTER_ADDR", "MASTER_PORT") if world > 1 and k not in os.environ]
+    if missing:
+        raise ConfigError(
+            f"WORLD_SIZE={world}, but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: "
+            f"several processes are started with {TORCHRUN}"
+        )
+    if rank >= world:
+        raise ConfigError(f"RANK={rank}: must be below WORLD_SIZE={world} (torchrun sets both); unset them")
+    text = os.environ.get("CRELU_DIST_TIMEOUT_S", "600")
+    try:
+        timeout = float(text)
+    except ValueError:
+        timeout = float("nan")
+    if not 0 < timeout < float("inf"):
+        raise ConfigError(f"CRELU_DIST_TIMEOUT_S={text!r}: must be a number of seconds > 0 (default 600)")
+    return LaunchEnv(rank, world, local_rank, local_world, timeout)
+
+
 def env_rank() -> int:
-    """This process's rank as torchrun announces it (0 outside torchrun)."""
-    return int(os.environ.get("RANK", "0"))
+    """This process's rank as torchrun announces it (0 outside torchrun); ConfigError when malformed."""
+    return launch_env().rank
 
 
 def env_world() -> int:
-    """The number of processes torchrun started (1 outside torchrun)."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    """The number of processes torchrun started (1 outside torchrun); ConfigError when malformed."""
+    return launch_env().world
 
 
 def init(device_kind: str) -> Dist:
     """Join the process group torchrun set up: NCCL on CUDA, gloo on CPU."""
-    world = env_world()
-    if world == 1:
+    env = launch_env()
+    if env.world == 1:
         return Dist()
     if device_kind == "cuda" and not torch.cuda.is_available():
         raise ConfigError("trainer.device=cuda under torchrun, but CUDA is not available")
     backend = "nccl" if device_kind == "cuda" else "gloo"
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    local_rank = env.local_rank
     if backend == "nccl":
         torch.cuda.set_device(local_rank)
     # A bounded timeout: if a peer dies, collectives fail instead of hanging forever.
-    timeout = datetime.timedelta(seconds=float(os.environ.get("CRELU_DIST_TIMEOUT_S", "600")))
+    timeout = datetime.timedelta(seconds=env.timeout_s)
     dist.init_process_group(backend, timeout=timeout)
     cpu_group = dist.new_group(backend="gloo", timeout=timeout)  # its own: never between DDP's collectives
     return Dist(dist.get_rank(), dist.get_world_size(), local_rank, cpu_group)

@@ -15,6 +15,11 @@ class DatasetError(CreluError):
     """Dataset files are missing, malformed or cannot be downloaded."""
 
 
+class SymlinkError(CreluError):
+    """A symbolic link where the project writes (or reads) one of its own files or folders: following it
+    would write outside the folder it belongs to, so it is refused, naming the link."""
+
+
 class StorageError(CreluError):
     """A file could not be written (disk full, quota, permissions); the previous version is intact."""
 

@@ -1,9 +1,15 @@
 """Hydra callbacks (configs/train.yaml `hydra.callbacks`): checks that must run before Hydra touches disk.
+(The sweeper that brings back what each job did is a Hydra plugin: hydra_plugins/crelu_repro_sweeper/.)
 
 Hydra creates the run (or sweep) directory before train() runs; a directory that cannot be made (a file in
-its place, a read-only or full file system, no permission) would surface as Hydra's traceback. Here it is
-one line and a non-zero exit. A directory that exists is left alone: skipping a finished run on a
-read-only copy must keep working.
+its place, a read-only or full file system, no permission) would surface as Hydra's traceback, and a config
+that cannot train (an impossible model, a value out of range) would leave an empty run directory behind.
+Here both are one line and a non-zero exit, before the directory exists. A directory that exists is left
+alone: skipping a finished run on a read-only copy must keep working.
+
+A launcher that runs the jobs in other processes (submitit: `hydra/launcher=submitit_local`,
+`submitit_slurm`, ours `slurm`) unpickles the callback there before it composes its job's config; that is
+where the config's resolvers (paths.py's run-directory patterns) get registered in those processes.
 """
 
 from __future__ import annotations
@@ -12,18 +18,38 @@ import sys
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .cli_paths import fail, output_dir
+from .config import register, validate
 from .errors import CreluError
+from .runtime import check_environment
+
+
+def _job_process_callback() -> OutputDirCheck:
+    register()  # in a launcher's job process: before its config (and run directory) is resolved
+    return OutputDirCheck()
 
 
 class OutputDirCheck(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        _check(lambda: _validate(config))  # before Hydra makes the run directory
         _check(lambda: output_dir(Path(config.hydra.run.dir), "hydra.run.dir"))
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         _check(lambda: output_dir(Path(config.hydra.sweep.dir), "hydra.sweep.dir"))
+
+    def __reduce__(self):
+        return (_job_process_callback, ())
+
+
+def _validate(config: DictConfig) -> None:
+    """`config.validate` on the task's part of Hydra's config (train() validates again: the same checks)."""
+    task = OmegaConf.create(OmegaConf.to_container(config, resolve=False))
+    with open_dict(task):
+        del task["hydra"]
+    OmegaConf.set_struct(task, True)
+    validate(task, check_environment().world)
 
 
 def _check(step) -> None:

@@ -2,10 +2,14 @@
 
 Every file is written to a temporary name in the same directory, flushed to disk, then renamed over the
 old one, so a crash at any instant leaves either the previous complete file or the new complete file.
+Nothing is written through a symbolic link: a link in the place of a file or folder we write is refused
+naming it (checked with lstat, and the temporary file is opened with O_NOFOLLOW | O_EXCL), so a planted
+link can never make a run write outside its folder.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -18,19 +22,62 @@ import numpy as np
 import torch
 
 from . import faults, jsonio
-from .errors import ConfigError, StorageError
+from .errors import ConfigError, StorageError, SymlinkError
 
 CHECKPOINT = "checkpoint.pt"
 SCORES = "test_scores.npy"
 LABELS = "test_labels.npy"  # beside the scores, so Vote needs no access to the dataset
 
 
+def refuse_link(path: Path) -> None:
+    """Raise SymlinkError when `path` is a symbolic link (dangling or not): we never write through one."""
+    if os.path.islink(path):
+        raise link_error(path)
+
+
+def link_error(path: Path) -> SymlinkError:
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    return SymlinkError(
+        f"{path} is a symbolic link (to {target}); this file is only ever written in place, never through "
+        "a link, so nothing outside its folder is touched. Remove the link and rerun."
+    )
+
+
+def open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:
+    """os.open that refuses a symbolic link as the last component (O_NOFOLLOW): one line naming it."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as err:
+        if err.errno == errno.ELOOP:  # what O_NOFOLLOW answers for a link
+            raise link_error(path) from None
+        raise
+
+
+def own_dir(path: Path) -> Path:
+    """`path` as a folder of our own (a run's `.hydra/`, `tb/`): made when missing; a link is refused."""
+    refuse_link(path)
+    try:
+        path.mkdir(exist_ok=True)  # mkdir never follows a link in its place (EEXIST)
+    except OSError as err:
+        raise StorageError(f"cannot create {path} ({err.strerror or err}); fix the permissions") from None
+    if not path.is_dir():
+        raise StorageError(f"{path} exists and is not a folder; move it away and rerun")
+    return path
+
+
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write `path` through `write(file)` atomically: temp file + fsync + rename + directory fsync."""
+    """Write `path` through `write(file)` atomically: temp file + fsync + rename + directory fsync. A link in
+    the place of `path` is refused; the temporary file is created anew (O_EXCL | O_NOFOLLOW)."""
     path = Path(path)
+    refuse_link(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        with open(tmp, "wb") as f:
+        if os.path.lexists(tmp):  # a killed write's leftover (or a planted link): removed, never followed
+            os.unlink(tmp)
+        with os.fdopen(open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb") as f:
             write(f)
             faults.in_write(path.name)
             f.flush()
@@ -71,8 +118,10 @@ def save_checkpoint(run_dir: Path, state: dict) -> None:
 
 
 # What the trainer's checkpoint holds (trainer.py writes it); anything else is not ours to resume.
-TRAINER_KEYS = ("format", "model", "optimizer", "scheduler", "state", "rng", "identity", "data")
-FORMAT = 2  # bump when the layout changes; an older checkpoint is then refused with a message
+TRAINER_KEYS = ("format", "model", "optimizer", "scheduler", "state", "rng", "identity", "data", "network")
+# Bump when the layout changes; an older checkpoint is then refused with a message. 3: + "network", the
+# network's structure fingerprint (each weight's shape), checked before a resume.
+FORMAT = 3
 
 
 def load_checkpoint(run_dir: Path, require: tuple[str, ...] = TRAINER_KEYS) -> dict | None:
@@ -88,10 +137,10 @@ def load_checkpoint(run_dir: Path, require: tuple[str, ...] = TRAINER_KEYS) -> d
             f"{path} cannot be read ({type(exc).__name__}: {exc}). Move it away to start this run afresh."
         ) from exc
     missing = [k for k in require if not isinstance(ckpt, dict) or k not in ckpt]
-    stale = "format" in require and isinstance(ckpt, dict) and ckpt.get("format") != FORMAT
+    stale = "format" in require and isinstance(ckpt, dict) and "format" in ckpt and ckpt["format"] != FORMAT
     if missing or stale:
         what = f"a {type(ckpt).__name__}" + (f" without {', '.join(map(repr, missing))}" if missing else "")
-        if stale and not missing:
+        if stale:  # an older (or newer) trainer's: its format says more than the keys it lacks
             what = f"format {ckpt.get('format')!r}, this trainer writes format {FORMAT}"
         raise ConfigError(
             f"{path} is not a checkpoint this trainer can resume ({what}). Move it away to start this "

@@ -1,9 +1,10 @@
 """Where a run executes: the device, the torchrun process group, backend settings, the stop signal, RNG
 state and timing.
 
-The stop signal: SIGTERM (what SLURM and torchrun send) and SIGINT (Ctrl-C) only set a flag; the loop looks
-at it after every step (all ranks agreeing, see `Runtime.stop_agreed`), checkpoints and raises Preempted.
-A second Ctrl-C stops at once (KeyboardInterrupt); every file is written atomically, so nothing is lost.
+The stop signals (STOP_SIGNALS: SIGTERM, what SLURM and torchrun send; SIGINT, Ctrl-C; SIGHUP, a closed
+terminal; SIGUSR2, submitit's warning before a time limit) only set a flag; the loop looks at it after every
+step (all ranks agreeing, see `Runtime.stop_agreed`), checkpoints and raises Preempted. A second Ctrl-C stops
+at once (KeyboardInterrupt); every file is written atomically, so nothing is lost.
 """
 
 from __future__ import annotations
@@ -19,17 +20,39 @@ from dataclasses import dataclass
 import torch
 from omegaconf import DictConfig
 
-from . import distributed
+from . import distributed, faults
 from .config import choice
 from .errors import ConfigError
+from .memory import device_kind
+
+# Each one makes the run checkpoint and stop. SIGUSR2 is what submitit (hydra/launcher=submitit_slurm) has
+# SLURM send before a time limit (`--signal=USR2@<signal_delay_s>`); its own handler then requeues the job.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR2)
+
+
+def check_environment() -> distributed.LaunchEnv:
+    """The environment variables a run reads, checked before anything else, one line each: torchrun's
+    (distributed.launch_env), CRELU_FAULT, and CRELU_DATA (set but empty, the data root would silently be
+    the current folder)."""
+    env = distributed.launch_env()
+    faults.check()
+    data = os.environ.get("CRELU_DATA")
+    if data is not None and not data.strip():
+        raise ConfigError(
+            f"CRELU_DATA={data!r} is set but empty, so the data root would be the current folder. Unset it "
+            "(the default is ~/.cache/crelu_repro) or set it to the folder that holds the datasets."
+        )
+    return env
 
 
 class StopFlag:
-    """Set by SIGTERM / SIGINT; one per process, so a sweep that runs many jobs in one process sees it."""
+    """Set by a stop signal; one per process, so a sweep that runs many jobs in one process sees it."""
 
     def __init__(self) -> None:
-        self.signal: str | None = None  # "SIGTERM" | "SIGINT" once received
+        self.signal: str | None = None  # "SIGTERM" | "SIGINT" | ... once received
         self._installed = 0
+        self._received: list[str] = []  # every stop signal, in order (several may come: SIGTERM, SIGUSR2)
+        self._previous: dict[int, object] = {}  # the handlers ours replaced (outermost installation)
 
     @property
     def requested(self) -> bool:
@@ -38,18 +61,21 @@ class StopFlag:
     def _handle(self, signum: int, _frame) -> None:
         if self.signal == "SIGINT" and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C: stop now
-        self.signal = signal.Signals(signum).name
+        name = signal.Signals(signum).name
+        self.signal = self.signal or name  # the first one names the stop
+        self._received.append(name)
 
     @contextmanager
     def installed(self) -> Iterator[StopFlag]:
-        """Route SIGTERM and SIGINT here for the duration (nested uses share one installation). The outermost
-        one starts clear: a stop ends the sweep it came in, not the next `train()` of a notebook."""
+        """Route STOP_SIGNALS here for the duration (nested uses share one installation). The outermost one
+        starts clear: a stop ends the sweep it came in, not the next `train()` of a notebook."""
         if not self._installed:
-            self.signal = None
+            self.signal, self._received = None, []
         main = threading.current_thread() is threading.main_thread()  # handlers exist in the main thread only
         previous = {}
         if main and not self._installed:
-            previous = {s: signal.signal(s, self._handle) for s in (signal.SIGTERM, signal.SIGINT)}
+            previous = {s: signal.signal(s, self._handle) for s in STOP_SIGNALS}
+            self._previous = previous
         self._installed += 1
         try:
             yield self
@@ -57,6 +83,19 @@ class StopFlag:
             self._installed -= 1
             for s, handler in previous.items():
                 signal.signal(s, handler)
+
+    def hand_back(self) -> None:
+        """Once the run has checkpointed and our handlers are gone: give each stop signal received to the
+        handler ours replaced, when that is code (submitit's: on SIGUSR2 it requeues the job, which then
+        resumes from the checkpoint; on SIGTERM it logs). Python's Ctrl-C handler and the defaults are left
+        alone."""
+        if self._installed:
+            return
+        for name in dict.fromkeys(self._received):
+            signum = signal.Signals[name]
+            handler = self._previous.get(signum)
+            if callable(handler) and handler is not signal.default_int_handler:
+                handler(signum, None)
 
 
 STOP = StopFlag()
@@ -102,7 +141,7 @@ def select_device(cfg: DictConfig) -> torch.device:
         raise ConfigError(
             "trainer.device=cuda, but CUDA is not available here; use trainer.device=cpu or auto"
         )
-    return torch.device("cuda" if want in ("cuda", "auto") and torch.cuda.is_available() else "cpu")
+    return torch.device(device_kind(want))
 
 
 @contextmanager

@@ -189,10 +189,12 @@ class DatasetConfig:
     limit_train: int = at_least(0, 0)  # first N training images; 0 = all
     limit_test: int = at_least(0, 0)
     flip: bool = typed(True)
-    crop_padding: int = at_least(0, 0)  # random crop after zero padding by this many pixels; 0 = no crop
-    image_size: int = at_least(1, 32)
-    resize: int = at_least(1, 256)  # ImageNet: the shorter side before cropping (>= image_size)
-    num_workers: int = at_least(0, 8)  # ImageNet decoding processes per training process
+    # random crop after zero padding by this many pixels; 0 = no crop. At most 16 (ours): past half a CIFAR
+    # image most crops would be padding, and the loader keeps (32 + 2p)^2 pixels per image on the device.
+    crop_padding: int = between(0, 16, 0, integer=True)
+    image_size: int = between(1, 1024, 32, integer=True)  # CIFAR: 32, fixed; ImageNet: the crop (<= 1024)
+    resize: int = between(1, 2048, 256, integer=True)  # ImageNet: the shorter side before cropping
+    num_workers: int = between(0, 64, 8, integer=True)  # ImageNet decoding processes per training process
     max_pixels: int = at_least(1, 89_478_485)  # ImageNet: larger images (by their header) count as unreadable
 
 
@@ -248,6 +250,24 @@ class EvalConfig:
     folds: int = at_least(2, 10)
     split_seed: int = between(0, SEED_MAX, 0, integer=True)
     train_error_images: int = at_least(0, 0)  # the final clean train-error pass uses the first N; 0 = all
+
+
+# Values only some datasets or schedulers read: elsewhere a value other than the default would be ignored yet
+# recorded in the run's identity, so config.validate refuses it. key -> (the choice it depends on, readers).
+READ_ONLY_BY = {
+    "dataset.image_size": ("dataset.name", ("imagenet",)),  # CIFAR images are 32x32, used whole
+    "dataset.resize": ("dataset.name", ("imagenet",)),
+    "dataset.num_workers": ("dataset.name", ("imagenet",)),
+    "dataset.max_pixels": ("dataset.name", ("imagenet",)),
+    "dataset.crop_padding": ("dataset.name", ("cifar10", "cifar100")),  # ImageNet crops come from the loader
+    "sched.pct_start": ("sched.name", ("onecycle",)),
+    "sched.div_factor": ("sched.name", ("onecycle",)),
+    "sched.final_div_factor": ("sched.name", ("onecycle",)),
+    "sched.cycle_momentum": ("sched.name", ("onecycle",)),
+    "sched.milestones": ("sched.name", ("step",)),
+    "sched.gamma": ("sched.name", ("step",)),
+    "sched.warmup_epochs": ("sched.name", ("cosine",)),
+}
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Multirun bookkeeping: what each run of a sweep did (trained, skipped as complete, busy with another
-process, failed), and the sweep's stop on SIGTERM / SIGINT.
+process, failed), and the sweep's stop on a stop signal (runtime.STOP_SIGNALS).
 
 A failed run leaves `error.json` in its directory (and a successful rerun removes it), so the failures of a
 sweep are visible afterwards too, whatever launcher ran it. A busy run is another process's: nothing is
@@ -10,6 +10,7 @@ listed as not started instead of trained (Hydra's launcher would otherwise go on
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -26,42 +27,67 @@ from .run_dir import RunDirBusy
 ERROR = "error.json"
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What one job of a sweep did: returned by the job, so a launcher that runs jobs in other processes
+    (submitit) brings it back to the sweep's summary (hydra_plugins/crelu_repro_sweeper)."""
+
+    kind: str  # trained | skipped | busy | failed | stopped | not_started
+    run_dir: str
+    message: str = ""  # busy: who owns it; failed: the error; stopped: the stop's message
+    test_error: float | None = None
+    complete: bool = False  # stopped after its result was written
+    pid: int = field(default_factory=os.getpid)  # the process that ran it
+
+
 @dataclass
 class SweepLog:
     trained: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     busy: list[tuple[str, str]] = field(default_factory=list)  # (run dir, who owns it)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (run dir, one-line error)
-    stopped: Preempted | None = None  # the stop signal's message, once one arrived
+    stopped: str | None = None  # the stop signal's message, once one arrived
     not_started: list[str] = field(default_factory=list)
 
-    def run(self, cfg: DictConfig, train: Callable[[DictConfig], dict]) -> float | None:
+    def run(self, cfg: DictConfig, train: Callable[[DictConfig], dict]) -> Outcome:
         """One job of the sweep; never raises for a run's own failure (the others must still run)."""
+        return self.record(self._run(cfg, train))
+
+    def _run(self, cfg: DictConfig, train: Callable[[DictConfig], dict]) -> Outcome:
         run_dir = Path(cfg.out_dir)
         if self.stopped is not None:
-            self.not_started.append(str(run_dir))
             _remove_if_empty(run_dir)  # Hydra made it; nothing of this run is in it
-            return None
+            return Outcome("not_started", str(run_dir))
         try:
             result = train(cfg)
         except RunDirBusy as err:
-            self.busy.append((str(run_dir), str(err).split(";")[0]))
-            return None
+            return Outcome("busy", str(run_dir), str(err).split(";")[0])
         except Preempted as err:  # checkpointed (or complete): the run resumes when the sweep is rerun
-            self.stopped = err
-            if (run_dir / RESULT).exists():
-                self.trained.append(str(run_dir))
-            return None
+            return Outcome("stopped", str(run_dir), str(err), complete=(run_dir / RESULT).exists())
         except Exception as err:
-            self.record_failure(run_dir, err)
-            return None
-        (self.skipped if result.get("skipped") else self.trained).append(str(run_dir))
+            return Outcome("failed", str(run_dir), self.record_failure(run_dir, err))
         (run_dir / ERROR).unlink(missing_ok=True)
-        return result["test_error"]
+        kind = "skipped" if result.get("skipped") else "trained"
+        return Outcome(kind, str(run_dir), test_error=result["test_error"])
 
-    def record_failure(self, run_dir: Path, err: BaseException) -> None:
+    def record(self, o: Outcome) -> Outcome:
+        """Count `o` in this sweep's summary."""
+        if o.kind in ("trained", "skipped") or o.complete:
+            (self.skipped if o.kind == "skipped" else self.trained).append(o.run_dir)
+        elif o.kind == "busy":
+            self.busy.append((o.run_dir, o.message))
+        elif o.kind == "failed":
+            self.failed.append((o.run_dir, o.message))
+        elif o.kind == "not_started":
+            self.not_started.append(o.run_dir)
+        if o.kind == "stopped":
+            self.stopped = self.stopped or o.message
+        return o
+
+    @staticmethod
+    def record_failure(run_dir: Path, err: BaseException) -> str:
+        """Write the run's error.json; return the failure's one-line message."""
         message = f"{type(err).__name__}: {err}"
-        self.failed.append((str(run_dir), message))
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             runio.write_json(
@@ -70,11 +96,12 @@ class SweepLog:
                  "traceback": "".join(traceback.format_exception(err))},
             )  # fmt: skip
         except Exception as write_err:  # the failure is still listed in the summary
-            self.failed[-1] = (str(run_dir), f"{message} (and error.json could not be written: {write_err})")
+            return f"{message} (and error.json could not be written: {write_err})"
+        return message
 
     @property
     def exit_code(self) -> int:
-        return self.stopped.exit_code if self.stopped else 1 if self.failed else 0
+        return Preempted.exit_code if self.stopped else 1 if self.failed else 0
 
     def summary(self) -> str:
         lines = [
@@ -91,6 +118,11 @@ class SweepLog:
 
     def __bool__(self) -> bool:
         return bool(self.trained or self.skipped or self.busy or self.failed or self.stopped)
+
+
+SWEEP = (
+    SweepLog()
+)  # this process's sweep: train.py prints its summary; the crelu sweeper adds other processes
 
 
 def _remove_if_empty(path: Path) -> None:

@@ -32,25 +32,28 @@ from .config import validate
 from .datasets import get_dataset
 from .errors import Preempted, TrainingError
 from .evaluate import evaluate
-from .models import label, variant_of
+from .models import label, layout, variant_of
 from .optim import load_optimizer_state
 from .results import EpochRecord, make_result
 from .run_dir import RunDir
-from .runtime import STOP, rng_state, session, set_rng_state, synced_time
+from .runtime import STOP, check_environment, rng_state, session, set_rng_state, synced_time
 
 log = logging.getLogger("crelu_repro")
 
 
 def train(cfg: DictConfig) -> dict:
     """Train `cfg.model` on `cfg.dataset` into `cfg.out_dir`; returns result.json's contents."""
-    validate(cfg, distributed.env_world())
+    validate(cfg, check_environment().world)
     with session(cfg) as (device, ctx), RunDir(cfg, ctx) as run:
         if run.finished is not None:
             return {**run.finished.to_json(), "skipped": True}
         built = build(cfg, device, ctx)
-        run.check_data(built.splits.fingerprint)
+        run.check_data(built.splits.fingerprint, built.steps_per_epoch)
         state = TrainState.start(built, run.checkpoint)
-        fit(cfg, built, state, run)
+        try:
+            fit(cfg, built, state, run)
+        except TrainingError as err:  # say what is kept: the last checkpoint, or none yet
+            raise run.diverged(err) from None
         metrics, scores, labels = final_metrics(cfg, built)
         result = make_result(cfg, built, state, metrics)
         run.finish(result, scores, labels)
@@ -147,6 +150,7 @@ def checkpoint(built: Built, state: TrainState, run: RunDir) -> dict:
         "rng": rng_state(built.rt.device),
         "identity": run.identity,
         "data": built.splits.fingerprint,
+        "network": layout(built.raw),  # checked before a resume: a code change can change the network
     }
 
 
@@ -232,10 +236,7 @@ def train_one_epoch(model, loader, optimizer, scheduler, rt, state: TrainState, 
 def _raise_if_diverged(sums: EpochSums, epoch: int) -> None:
     bad = int(sums.first_bad_step.item())
     if bad >= 0:
-        raise TrainingError(
-            f"the loss became NaN/inf at epoch {epoch + 1}, step {bad + 1}. Stopped; the last good "
-            "checkpoint is kept (a rerun resumes from it). Lower optim.lr or check the data."
-        )
+        raise TrainingError(f"the loss became NaN/inf at epoch {epoch + 1}, step {bad + 1}. Stopped")
 
 
 def end_epoch(cfg: DictConfig, built: Built, state: TrainState, run: RunDir, epoch_s: float) -> None:

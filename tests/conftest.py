@@ -203,6 +203,17 @@ def finished_run(cifar_root, tmp_path_factory) -> Path:
     return run_dir
 
 
+@pytest.fixture(scope="session")
+def stopped_run(cifar_root, tmp_path_factory) -> Path:
+    """A TINY run whose 2 epochs are trained and checkpointed, its outputs not yet written: what a resume
+    starts from. Copy it before changing it."""
+    run_dir = tmp_path_factory.mktemp("stopped") / "run"
+    train_in_process(*TINY, "trainer.epochs=2", f"dataset.root={cifar_root}", out=run_dir)
+    for name in ("result.json", "test_scores.npy", "test_labels.npy"):
+        (run_dir / name).unlink()
+    return run_dir
+
+
 def renamed_run(trained: Path, run_dir: Path, model: str, classes: int) -> Path:
     """A finished run of `model` at `run_dir`: the trained run's files, with the model renamed and fresh
     weights of that model (for analyses that need a loadable finished run, not a trained one)."""

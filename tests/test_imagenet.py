@@ -111,7 +111,7 @@ def test_layout_errors(tmp_path):
 
     root = write_imagenet(tmp_path / "a", per_class=1, val_per_class=1)
     (root / "train" / "n09999999").mkdir()
-    with pytest.raises(DatasetError, match="empty class folder.*n09999999"):
+    with pytest.raises(DatasetError, match=r"class folder\(s\) with no JPEG files: .*n09999999 \(empty\)"):
         scan_imagenet(root)
 
     root = write_imagenet(tmp_path / "b", per_class=1, val_per_class=1)

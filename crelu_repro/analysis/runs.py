@@ -21,6 +21,7 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from .. import runio
+from ..dashboard import TB
 from ..errors import ConfigError
 from ..models import SpecNet, build_variant
 from ..results import Result, read_result
@@ -133,7 +134,7 @@ def publish(fig: Figure, numbers: dict, name: str, out_dir: Path, runs: list[Run
         from torch.utils.tensorboard import SummaryWriter
 
         for run in runs:
-            with SummaryWriter(str(run.run_dir / "tb")) as writer:
+            with SummaryWriter(str(runio.own_dir(run.run_dir / TB))) as writer:  # never through a link
                 step = run.result.epochs
                 writer.add_figure(f"analysis/{name}", fig, global_step=step, close=False)
                 writer.add_text(f"analysis/{name}_json", f"```\n{_dumps(numbers)[:20000]}\n```", step)

@@ -84,7 +84,8 @@ def read_cifar(dataset: DictConfig) -> RawData:
 def read_imagenet(dataset: DictConfig) -> RawData:
     """ImageNet's train/ and val/ file lists (a limit keeps images round-robin over classes)."""
     files = scan_imagenet(dataset.root, dataset.limit_train, dataset.limit_test)
-    return RawData(files.train, files.val, files.num_classes, [], files.fingerprint)
+    notes = [f"ImageNet: {path} skipped while scanning: {why}" for path, why in files.skipped.items()]
+    return RawData(files.train, files.val, files.num_classes, notes, files.fingerprint)
 
 
 def split_by_protocol(raw: RawData, dataset: DictConfig, eval_cfg: DictConfig) -> Splits:
@@ -121,6 +122,13 @@ class Loaders:
 def cifar_feeder(splits: Splits, dataset: DictConfig, device, dtype, channels_last: bool) -> Callable:
     """split, train -> DeviceLoader; normalized with the training split's statistics (no test leak)."""
     mean, std = channel_stats(splits.train.images)
+    flat = [f"{c} (all {m:g})" for c, m, s in zip("RGB", mean.tolist(), std.tolist(), strict=True) if s == 0]
+    if flat:  # normalizing would divide by zero: every loss NaN from the first step
+        raise DatasetError(
+            f"the {dataset.name} training images under {dataset.root} have zero variance in channel "
+            f"{', '.join(flat)}: all-zero or constant images, nothing to learn from and nothing to normalize "
+            "by. Check the files (or dataset.limit_train)."
+        )
 
     def loader(split: Split, train: bool) -> DeviceLoader:
         pad, flip = (dataset.crop_padding, dataset.flip) if train else (0, False)

@@ -8,20 +8,25 @@ from the official release (sizes, md5) are warned about, not refused, so subsets
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import http.client
+import logging
 import os
 import shutil
 import stat
 import tarfile
 import urllib.request
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from crelu_repro import runio
 from crelu_repro.errors import DatasetError
 
 from . import os_errors
@@ -106,6 +111,8 @@ _SPECS = {
         },
     ),
 }
+log = logging.getLogger("crelu_repro")
+DOWNLOAD_LOCK = ".download.lock"  # in the data root: one download and extraction at a time
 _OFFICIAL_COUNTS = (50_000, 10_000)
 _DOWNLOAD_TIMEOUT_S = 60
 
@@ -200,21 +207,59 @@ def _is_file(path: Path) -> bool:
         raise os_errors.read_error(exc, path, "CIFAR") from exc
 
 
-def _download(spec: _Spec, root: Path) -> None:
+@contextlib.contextmanager
+def _download_lock(root: Path) -> Iterator[None]:
+    """An OS lock on the data root around download and extraction: processes started together on an empty
+    root take turns, and the ones after the first find the files there (released however a process ends)."""
+    fd = runio.open_nofollow(root / DOWNLOAD_LOCK, os.O_RDWR | os.O_CREAT)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("another process is downloading into %s; waiting for it", root)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _fetch(url: str, tar_path: Path) -> None:
+    """Download `url` to `tar_path` through a part file of this process's own (never through a link)."""
+    part = tar_path.with_name(f"{tar_path.name}.part{os.getpid()}")
+    try:
+        if os.path.lexists(part):  # a killed download's leftover (or a planted link): removed, not followed
+            os.unlink(part)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        with (
+            os.fdopen(runio.open_nofollow(part, flags), "wb") as f,
+            urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as resp,
+        ):
+            shutil.copyfileobj(resp, f, 1 << 20)
+        runio.refuse_link(tar_path)
+        os.replace(part, tar_path)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _download(spec: _Spec, root: Path, files: tuple[str, ...]) -> None:
     tar_path = root / spec.url.rsplit("/", 1)[1]
     try:
         root.mkdir(parents=True, exist_ok=True)
-        if not (tar_path.is_file() and _md5(tar_path) == spec.tar_md5):
-            part = tar_path.with_name(tar_path.name + ".part")
-            with urllib.request.urlopen(spec.url, timeout=_DOWNLOAD_TIMEOUT_S) as resp, open(part, "wb") as f:
-                shutil.copyfileobj(resp, f, 1 << 20)
-            part.replace(tar_path)
+        with _download_lock(root):
+            if all(_is_file(root / spec.folder / f) for f in files):
+                return  # another process downloaded them while this one waited
+            _download_locked(spec, root, tar_path)
     except (OSError, http.client.HTTPException) as exc:  # URLError and timeouts are OSErrors
         reason = getattr(exc, "reason", None) or exc
         raise DatasetError(
             f"could not download {spec.title} from {spec.url} ({reason}). Put the extracted "
             f"`{spec.folder}/` folder under {root} (or set dataset.root=... / CRELU_DATA) and rerun."
         ) from exc
+
+
+def _download_locked(spec: _Spec, root: Path, tar_path: Path) -> None:
+    if not (tar_path.is_file() and _md5(tar_path) == spec.tar_md5):
+        _fetch(spec.url, tar_path)
     if (got := _md5(tar_path)) != spec.tar_md5:
         tar_path.unlink()
         raise DatasetError(
@@ -244,7 +289,7 @@ def load_cifar(name: str, root: str | os.PathLike, download: bool = False) -> Ci
     files = (*spec.train_files, spec.test_file, spec.meta_file)
     missing = [f for f in files if not _is_file(folder / f)]
     if missing and download:
-        _download(spec, root)
+        _download(spec, root, files)
         missing = [f for f in files if not _is_file(folder / f)]
         if missing:
             raise DatasetError(f"the {spec.title} archive lacks {missing}; delete {folder} and rerun.")

@@ -8,9 +8,10 @@ tree moved to another folder gives the same fingerprint, and a renamed, added or
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 from ..errors import DatasetError
 from . import os_errors
 
+log = logging.getLogger("crelu_repro")
 JPEG_SUFFIXES = (".jpeg", ".jpg")  # compared lower-case: .JPEG, .jpg, .Jpeg ...
 LAYOUT = "root/train/<wnid>/*.JPEG and root/val/<wnid>/*.JPEG (the ImageFolder layout)"
 
@@ -43,6 +45,7 @@ class ImageNetFiles:
     val: FileSplit
     # {"kind": "imagenet", "train": {"files": n, "sha256": hex}, "val": {...}}: the whole scanned splits
     fingerprint: dict
+    skipped: dict[str, str] = field(default_factory=dict)  # {path: why}: unreadable names left out
 
     @property
     def num_classes(self) -> int:
@@ -52,26 +55,49 @@ class ImageNetFiles:
 _Listing = dict[str, list[tuple[str, int]]]  # {wnid: sorted (JPEG file name, size in bytes)}
 
 
-def _scan_split(root: Path, split: str) -> _Listing:
-    """{wnid: sorted (JPEG name, bytes)} for root/<split>/. OSErrors propagate (scan_imagenet names them)."""
+@dataclass
+class _Scanned:
+    files: _Listing
+    others: dict[str, list[str]]  # {wnid: the names of files there that are not JPEGs}
+    skipped: dict[str, str]  # {path: why}: JPEG names that cannot be read (a dangling link), left out
+
+
+def _scan_split(root: Path, split: str) -> _Scanned:
+    """The JPEGs of root/<split>/ by class. A folder we cannot list raises (scan_imagenet names it); a file
+    we cannot stat (a dangling link) is skipped, with its reason."""
     top = root / split
     if not top.is_dir():
         raise DatasetError(f"ImageNet: no {split}/ folder under {root}; expected {LAYOUT}")
-    dirs, loose = {}, 0
+    scanned, loose = _Scanned({}, {}, {}), 0
     with os.scandir(top) as entries:
         for e in entries:
             if e.is_dir():
-                with os.scandir(e.path) as files:
-                    jpegs = [f for f in files if f.name.lower().endswith(JPEG_SUFFIXES)]
-                    dirs[e.name] = sorted((f.name, f.stat().st_size) for f in jpegs)
+                scanned.files[e.name] = _scan_class(e.path, scanned, e.name)
             else:
                 loose += e.name.lower().endswith(JPEG_SUFFIXES)
-    if loose and not any(dirs.values()):
+    if loose and not any(scanned.files.values()):
         raise DatasetError(
             f"ImageNet: {top} holds {loose} images directly, not in <wnid>/ class folders. Sort them into "
             f"{split}/<wnid>/ by their labels (e.g. with the widely used valprep.sh); expected {LAYOUT}"
         )
-    return dict(sorted(dirs.items()))
+    scanned.files = dict(sorted(scanned.files.items()))
+    return scanned
+
+
+def _scan_class(folder: str, scanned: _Scanned, wnid: str) -> list[tuple[str, int]]:
+    jpegs = []
+    with os.scandir(folder) as files:
+        for f in files:
+            if not f.name.lower().endswith(JPEG_SUFFIXES):
+                scanned.others.setdefault(wnid, []).append(f.name)
+                continue
+            try:
+                jpegs.append((f.name, f.stat().st_size))
+            except OSError as exc:  # one unreadable file is skipped and counted, as the loader does
+                dangling = isinstance(exc, FileNotFoundError) and f.is_symlink()
+                why = "a symbolic link to a missing file" if dangling else os_errors.reason(exc)
+                scanned.skipped[f.path] = why
+    return sorted(jpegs)
 
 
 def _fingerprint(files: _Listing) -> dict:
@@ -95,17 +121,19 @@ def _limited(files: _Listing, top: Path, index: dict[str, int], limit: int) -> F
     return FileSplit(paths, labels)
 
 
-def _check(root: Path, train: _Listing, val: _Listing) -> None:
-    for split, files in (("train", train), ("val", val)):
+def _check(root: Path, train: _Scanned, val: _Scanned) -> None:
+    for split, scanned in (("train", train), ("val", val)):
+        files = scanned.files
         if not any(files.values()):
             raise DatasetError(f"ImageNet: no JPEG images under {root / split}; expected {LAYOUT}")
         empty = [k for k, v in files.items() if not v]
         if empty:
+            folders = [_what_is_there(root / split / k, scanned.others.get(k, [])) for k in empty[:5]]
             raise DatasetError(
-                f"ImageNet: empty class folder(s) {', '.join(str(root / split / k) for k in empty[:5])}: "
-                "put the class's JPEGs there or remove the folder"
+                f"ImageNet: class folder(s) with no JPEG files: {', '.join(folders)}. Put the class's JPEGs "
+                "(.JPEG, .jpg) there or remove the folder"
             )
-    extra = sorted(set(val) - set(train))
+    extra = sorted(set(val.files) - set(train.files))
     if extra:
         raise DatasetError(
             f"ImageNet: val/ has {len(extra)} class(es) that train/ lacks ({', '.join(extra[:5])}); "
@@ -113,8 +141,15 @@ def _check(root: Path, train: _Listing, val: _Listing) -> None:
         )
 
 
+def _what_is_there(folder: Path, others: list[str]) -> str:
+    if not others:
+        return f"{folder} (empty)"
+    return f"{folder} (holds {len(others)} other file(s), e.g. {sorted(others)[0]})"
+
+
 def scan_imagenet(root: str | Path, limit_train: int = 0, limit_test: int = 0) -> ImageNetFiles:
-    """Validate the layout and list the files; limit N keeps the first N of a class round-robin (0 = all)."""
+    """Validate the layout and list the files; limit N keeps the first N of a class round-robin (0 = all).
+    JPEG names that cannot be read (a dangling link) are left out and listed in `skipped`, with a warning."""
     root = Path(root).expanduser()
     try:
         if not root.is_dir():
@@ -126,10 +161,21 @@ def scan_imagenet(root: str | Path, limit_train: int = 0, limit_test: int = 0) -
     except OSError as exc:  # a folder or file we may not read (EACCES) is not a broken layout
         raise os_errors.read_error(exc, root, "ImageNet") from exc
     _check(root, train, val)
-    index = {wnid: i for i, wnid in enumerate(train)}
+    index = {wnid: i for i, wnid in enumerate(train.files)}
+    skipped = {**train.skipped, **val.skipped}
+    if skipped:
+        log.warning(
+            "ImageNet: skipped %d unreadable file(s) while scanning: %s", len(skipped), _listing(skipped)
+        )
     return ImageNetFiles(
-        list(train),
-        _limited(train, root / "train", index, limit_train),
-        _limited(val, root / "val", index, limit_test),
-        {"kind": "imagenet", "train": _fingerprint(train), "val": _fingerprint(val)},
+        list(train.files),
+        _limited(train.files, root / "train", index, limit_train),
+        _limited(val.files, root / "val", index, limit_test),
+        {"kind": "imagenet", "train": _fingerprint(train.files), "val": _fingerprint(val.files)},
+        skipped,
     )
+
+
+def _listing(skipped: dict[str, str], most: int = 5) -> str:
+    shown = "; ".join(f"{p} ({why})" for p, why in list(skipped.items())[:most])
+    return shown + (f"; and {len(skipped) - most} more" if len(skipped) > most else "")

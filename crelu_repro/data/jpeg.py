@@ -9,10 +9,11 @@ pixels, and decoding it would take ~13 GB.
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from torchvision.io import ImageReadMode, decode_jpeg
 
 from ..schema import DatasetConfig
@@ -80,8 +81,15 @@ def decode_cpu(data: torch.Tensor | np.ndarray, max_pixels: int = MAX_PIXELS) ->
             if why:
                 return None, why
             return torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1).contiguous(), None
+    except UnidentifiedImageError:
+        return None, "not an image (neither libjpeg nor PIL recognizes its format)"
     except Exception as exc:  # PIL raises many types (OSError, SyntaxError, DecompressionBombError...)
-        return None, f"not a decodable image ({type(exc).__name__}: {exc})"
+        return None, f"not a decodable image ({type(exc).__name__}: {_plain(exc)})"
+
+
+def _plain(exc: Exception) -> str:
+    """An exception's text without object reprs (`<_io.BytesIO object at 0x7f...>` says nothing)."""
+    return re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", str(exc)).strip() or "no detail"
 
 
 def decode_batch(

@@ -11,6 +11,7 @@ from dataclasses import replace
 from omegaconf import DictConfig
 
 from .builder import SpecNet, Variant, build, resolve
+from .shapes import Shapes, expected_layout, layout, layout_changes, trace
 from .variants import FAMILIES, MODEL_NAMES, baseline, label, load_variant, variant_of
 
 
@@ -31,13 +32,15 @@ def build_variant(variant: Variant | DictConfig, num_classes: int) -> SpecNet:
 
 
 def check_variant(variant: Variant | DictConfig, num_classes: int) -> Variant:
-    """Raise ConfigError (valid choices listed) unless the description builds for `num_classes` classes."""
+    """Raise ConfigError (valid choices listed) unless the description builds for `num_classes` classes,
+    its classifier giving exactly that many scores (`trace` then checks an image size)."""
     variant = variant if isinstance(variant, Variant) else variant_of(variant)
     resolve(FAMILIES[variant.family], variant, num_classes)
     return variant
 
 
 __all__ = [
-    "FAMILIES", "MODEL_NAMES", "SpecNet", "Variant", "baseline", "build_model", "build_variant",
-    "check_variant", "label", "load_variant", "variant_of",
+    "FAMILIES", "MODEL_NAMES", "Shapes", "SpecNet", "Variant", "baseline", "build_model", "build_variant",
+    "check_variant", "expected_layout", "label", "layout", "layout_changes", "load_variant", "trace",
+    "variant_of",
 ]  # fmt: skip

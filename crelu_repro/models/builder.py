@@ -20,6 +20,9 @@ from ..activations import BASES, get_activation, make_activation
 from ..errors import ConfigError
 
 CLASSES = -1  # placeholder for "num_classes" in a spec's filter count
+# ours: 16x a layer's filters is far past anything that trains on one GPU (the memory estimate in
+# crelu_repro/memory.py refuses, naming the cost, what would not fit below that)
+MAX_WIDTH = 16.0
 
 
 @dataclass(frozen=True)
@@ -134,14 +137,39 @@ def assignments(rows: tuple[Row, ...], variant: Variant) -> list[tuple[str, str,
 
 
 def resolve(rows: tuple[Row, ...], variant: Variant, num_classes: int) -> list[Layer]:
-    """Each weighted layer's activation, width factor and filter count (ConfigError when not whole)."""
+    """Each weighted layer's activation, width factor and filter count (ConfigError when not whole, or when
+    the classifier would not output `num_classes` scores)."""
     weighted = [r for r in rows if isinstance(r, Conv | Linear)]
+    plan = assignments(rows, variant)
+    _check_classifier(weighted[-1], *plan[-1], num_classes)
     layers = []
-    for (name, act, width), row in zip(assignments(rows, variant), weighted, strict=True):
+    for (name, act, width), row in zip(plan, weighted, strict=True):
         base = row.filters if isinstance(row, Conv) else row.features
         base = num_classes if base == CLASSES else base
         layers.append(Layer(name, act, width, _scaled(base, width, variant.name, name)))
     return layers
+
+
+def _check_classifier(row: Conv | Linear, name: str, act: str, width: float, num_classes: int) -> None:
+    """The last weighted layer gives the class scores: a change there that alters their number, or that has
+    no effect (an activation on the fully connected classifier, which has none), is refused, naming it."""
+    keep = f"leave {name} out of model.acts and model.widths"
+    if isinstance(row, Linear) and act != row.act:
+        raise ConfigError(
+            f"{name} is the classifier: a fully connected classifier has no activation (its outputs are the "
+            f"class scores), so {act} there would have no effect; {keep}"
+        )
+    multiplier = get_activation(act).multiplier if isinstance(row, Conv) else 1
+    maps = num_classes * width * multiplier
+    if maps != num_classes:
+        change = " and ".join(
+            [f"width {width:g}"] * (width != 1) + [f"{act} (x{multiplier} maps)"] * (multiplier != 1)
+        )
+        pair = ", or pair crelu with width 0.5 there as allcnnb_crelu_all_half does" * (act == "crelu")
+        raise ConfigError(
+            f"{name} is the classifier: it must output the {num_classes} class scores, and {change} there "
+            f"would make {maps:g}; {keep}{pair}"
+        )
 
 
 class ConvBlock(nn.Sequential):
@@ -235,10 +263,11 @@ def _he_init(model: nn.Module) -> None:
 
 def _scaled(filters: int, width: float, model: str, layer: str) -> int:
     scaled = filters * float(width)
-    if not scaled > 0 or abs(scaled - round(scaled)) > 1e-9:
+    if not 0 < width <= MAX_WIDTH or abs(scaled - round(scaled)) > 1e-9:
         raise ConfigError(
             f"model {model!r}: width {width} at {layer} gives {scaled:g} filters; a width factor must be > 0 "
-            f"and give a whole number of filters ({layer} has {filters}: e.g. 0.25, 0.5, 2 where whole)"
+            f"and give a whole number of filters, at most {MAX_WIDTH:g}x ({layer} has {filters}: e.g. 0.25, "
+            "0.5, 2 where whole)"
         )
     return int(round(scaled))
 

@@ -19,7 +19,10 @@ from conftest import IMAGENET_WNIDS as WNIDS
         (["dataset=mnist"], "Could not find 'dataset/mnist'"),
         (["trainer.batch_size=0"], "trainer.batch_size=0: must be an integer >= 1"),
         (["trainer.batch_size=-5"], "trainer.batch_size=-5: must be an integer >= 1"),
-        (["dataset=imagenet", "dataset.root=/nonexistent"], "ImageNet not found at /nonexistent"),
+        (
+            ["dataset=imagenet", "model=allcnnb_relu", "dataset.root=/nonexistent"],
+            "ImageNet not found at /nonexistent",
+        ),
     ],
 )
 def test_bad_command_lines_give_one_clear_message(args, expected, tmp_path):
@@ -52,7 +55,7 @@ def test_truncated_data_file_is_a_clear_error(cifar_root, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "damage, message", [("empty class", "empty class folder"), ("no images", "no jpeg images")]
+    "damage, message", [("empty class", "with no jpeg files"), ("no images", "no jpeg images")]
 )
 def test_broken_imagenet_trees_are_one_clear_error(imagenet_root, tmp_path, damage, message):
     root = tmp_path / "imagenet"

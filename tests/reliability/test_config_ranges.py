@@ -116,4 +116,4 @@ def test_train_py_refuses_before_reading_data_or_training(tmp_path):
     assert proc.stderr.strip() == (
         "error: invalid configuration: eval.train_error_images=-5: must be an integer >= 0"
     )
-    assert not any(run_dir.iterdir())  # no checkpoint, no log: not even the data was looked at
+    assert not run_dir.exists()  # no checkpoint, no log, no folder: not even the data was looked at
