@@ -8,10 +8,9 @@ import io
 import numpy as np
 import pytest
 import torch
+from device_spy import HostToDevice
 from imagenet_fixture import class_image
 from PIL import Image
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
 from torchvision.io import decode_jpeg
 
 from crelu_repro.data.imagenet import _assemble, _Job
@@ -19,21 +18,6 @@ from crelu_repro.data.jpeg import jpeg_size
 
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")  # torchvision 0.29
 SIZES_HW = [(70, 50), (50, 90), (64, 64), (81, 65), (49, 49)]  # (H, W): portrait, landscape, square, odd
-
-
-class _HostToDevice(TorchDispatchMode):
-    """Records every op that turns a CPU tensor into a device (here: meta) tensor."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.copies: list = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        devices = [t.device.type for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
-        if "cpu" in devices and any(isinstance(t, torch.Tensor) and t.is_meta for t in tree_leaves(out)):
-            self.copies.append(func)
-        return out
 
 
 def test_train_flips_follow_their_crop_with_no_host_to_device_copy():
@@ -52,7 +36,7 @@ def test_train_flips_follow_their_crop_with_no_host_to_device_copy():
     expected = torch.where(torch.from_numpy(job.flip[rows]).view(-1, 1, 1, 1), plain.flip(-1), plain)
     assert torch.equal(x, expected) and not torch.equal(x, plain)
     on_device = [None if im is None else torch.empty_like(im, device="meta") for im in images]
-    with _HostToDevice() as spy:
+    with HostToDevice() as spy:
         assert _assemble(on_device, job, 64, 48, train=True)[0].shape == (5, 3, 48, 48)
     assert spy.copies == []
 
