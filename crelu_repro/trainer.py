@@ -31,7 +31,7 @@ from .build import Built, build
 from .config import validate
 from .datasets import get_dataset
 from .errors import Preempted, TrainingError
-from .evaluate import evaluate
+from .evaluate import top1_error
 from .models import label, variant_of
 from .optim import load_optimizer_state
 from .results import EpochRecord, make_result
@@ -284,8 +284,8 @@ def end_epoch(cfg: DictConfig, built: Built, state: TrainState, run: RunDir, epo
     )  # fmt: skip
     if (state.epoch + 1) % t.eval_every == 0 or state.epoch + 1 == t.epochs:
         bs = t.eval_batch_size
-        record.val_error = evaluate(built.model, built.loaders.val, bs, rt)[0] if built.loaders.val else None
-        record.test_error = evaluate(built.model, built.loaders.test, bs, rt)[0]
+        record.val_error = top1_error(built.model, built.loaders.val, bs, rt) if built.loaders.val else None
+        record.test_error = top1_error(built.model, built.loaders.test, bs, rt)
     state.history.append(asdict(record))
     run.log_epoch(record, t.epochs)
     state.epoch, state.step, state.sums = state.epoch + 1, 0, EpochSums.zeros(rt.device)
@@ -296,6 +296,6 @@ def final_metrics(cfg: DictConfig, built: Built) -> tuple[dict, torch.Tensor, to
     clean pass over the training images (eval mode, no augmentation); the test scores and labels."""
     bs, rt, loaders = cfg.trainer.eval_batch_size, built.rt, built.loaders
     metrics, scores, labels = get_dataset(cfg.dataset.name).test_metrics(built.model, loaders.test, bs, rt)
-    metrics["val_error"] = evaluate(built.model, loaders.val, bs, rt)[0] if loaders.val else None
-    metrics["train_error"] = evaluate(built.model, loaders.train_eval, bs, rt)[0]
+    metrics["val_error"] = top1_error(built.model, loaders.val, bs, rt) if loaders.val else None
+    metrics["train_error"] = top1_error(built.model, loaders.train_eval, bs, rt)
     return metrics, scores, labels
