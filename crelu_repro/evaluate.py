@@ -12,14 +12,13 @@ from collections.abc import Sequence
 
 import torch
 
-from .data.crops import ten_crops
+from .data.crops import PATCHES, ten_crops
 from .stats import error_rate, vote
 
 __all__ = [
     "evaluate", "evaluate_ten_patch", "hit_errors", "ten_patch_from_logits", "ten_patch_scores", "top1_error",
     "topk_errors", "topk_hits", "vote",
 ]  # fmt: skip
-PATCHES = 10  # crops per image in the 10-patch test
 
 
 def ten_patch_from_logits(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
