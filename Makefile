@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
 .PHONY: help install test test-slow lint train tensorboard benchmark tables table-convpool table-vgg table-imagenet \
-	table-regularization table-placement table-params figures claims clean
+	table-regularization table-placement table-params figures claims gpu-session gpu-session-rehearsal clean
 
 # QUICK=1 shrinks every table's sweep to a CPU smoke run (data subset, 1 epoch, 2 models per row) written
 # to multirun/quick/ and results/quick/: same columns, numbers not comparable with the paper's.
@@ -61,6 +61,17 @@ benchmark: $(STAMP)  ## training img/s, the trainer's loop vs a naive DataLoader
 	$(PY) scripts/benchmark.py $(ARGS)
 
 tables: table-params table-convpool table-vgg table-regularization table-imagenet  ## every paper table
+
+# The GPU session runs on a machine with torch but no .venv (source .gpu-kit/bootstrap.sh first): its python
+# is GPU_PY. Knobs in the environment or on the command line: BUDGET_S, SUMMARY_DIR, RUNS_DIR, STEPS (see the
+# script). The rehearsal reads CIFAR from CRELU_DATA, by default the shared subset.
+GPU_PY ?= python3
+
+gpu-session:  ## every GPU check within BUDGET_S (540 s): at most 8 small files in SUMMARY_DIR, a table last
+	PY=$(GPU_PY) bash scripts/gpu_session.sh
+
+gpu-session-rehearsal: $(STAMP)  ## the same steps on this CPU with tiny sizes (BUDGET_S, SUMMARY_DIR as above)
+	REHEARSAL=1 PY=$(PY) CRELU_DATA=$${CRELU_DATA:-../shared/data/cifar10-subset} bash scripts/gpu_session.sh
 
 table-convpool: $(STAMP)  ## ConvPool-CNN-C x CIFAR-10/100, 10 folds: results/convpool.md (+ .json)
 	$(call sweep_and_render,convpool)
