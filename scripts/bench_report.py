@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from crelu_repro import runio
-
 # The targets (issues "Speed", "GPU readiness II"): ConvPool-CNN-C crelu b512 >= 75k img/s and >= 3.7x naive,
 # b128 >= 2x naive, All-CNN-B ImageNet-shaped end to end >= 12k img/s; the CPU input pipeline >= 10x naive.
 NEED = {"pipeline_x": 10.0, "b512_img_s": 75_000, "b512_x": 3.7, "b128_x": 2.0, "imagenet_img_s": 12_000}
@@ -141,6 +139,8 @@ def merge(paths: list[Path]) -> dict | None:
 
 
 def write(report: dict, out: Path) -> None:
+    from crelu_repro import runio  # here: rendering and digests need no torch (it takes seconds to import)
+
     out.parent.mkdir(parents=True, exist_ok=True)
     runio.write_json(out.with_suffix(".json"), report)
     out.write_text(render(report))

@@ -158,7 +158,7 @@ step() { # NAME: the session's steps (EXPECT CAP: seconds on one H100 with compi
     --pipeline-batches 20 --repeats 1 ;;
   check-relu) check relu ;;
   check-crelu) check crelu ;;
-  det) fn_step det 20 90 det ;;
+  det) fn_step det 30 90 det ;;
   allcnnb-compute) bench allcnnb-compute 15 60 --no-cifar --imagenet --compute-only --compile none --steps 50 \
     --warmup 5 ;;
   b512-default) bench b512-default 60 150 "${train[@]}" --batch-sizes "$BIG" --compile default ;;

@@ -21,9 +21,6 @@ from pathlib import Path
 
 from bench_report import NEED, cell, merge, table, targets, write
 
-from crelu_repro import runio
-from crelu_repro.results import ResultError, read_result
-
 FILES = ("summary.md", "summary.json", "env.txt", "benchmarks.md", "benchmarks.json", "logs.tar.gz")
 MAX_BYTES = 1_000_000
 FIGURE_COLS = "figure measured target verdict"
@@ -50,6 +47,9 @@ def steps_of(runs: Path) -> list[dict]:
 
 
 def result_of(run_dir: Path):
+    """The run's Result, None (no result.json) or the ResultError that says why it cannot be read."""
+    from crelu_repro.results import ResultError, read_result  # here: --digest needs no torch
+
     try:
         return read_result(run_dir)
     except ResultError as err:
@@ -63,7 +63,7 @@ def accuracy(runs: Path, epochs: int) -> list[dict]:
         row = {"model": model, "epochs": epochs, "reference": ref}
         run = runs / "check" / f"{model}_s0"
         r = result_of(run)
-        if r is None or isinstance(r, ResultError):
+        if r is None or isinstance(r, Exception):
             out.append(
                 {**row, "verdict": (f"no result ({r})" if r else "no result") if run.exists() else "not run"}
             )
@@ -83,7 +83,7 @@ def accuracy(runs: Path, epochs: int) -> list[dict]:
 def determinism(runs: Path) -> dict:
     """The two deterministic runs: the same loss history and test error, to the last bit."""
     a, b = (result_of(runs / "det" / x) for x in "ab")
-    if not all(r is not None and not isinstance(r, ResultError) for r in (a, b)):
+    if not all(r is not None and not isinstance(r, Exception) for r in (a, b)):
         return {"verdict": "not run" if a is None and b is None else "no result", "measured": "-"}
     la, lb = [h.train_loss for h in a.history], [h.train_loss for h in b.history]
     same = la == lb and a.test_error == b.test_error
@@ -189,6 +189,8 @@ def render(info: dict) -> str:
 
 
 def summarize(a: argparse.Namespace) -> int:
+    from crelu_repro import runio
+
     out, runs = a.out, a.runs
     out.mkdir(parents=True, exist_ok=True)
     steps = steps_of(runs)
