@@ -79,12 +79,14 @@ def test_make_rehearsal_with_a_tiny_budget_writes_six_small_files_and_the_table_
            "BUDGET_S=60", f"SUMMARY_DIR={summary}", f"RUNS_DIR={runs}"]  # fmt: skip
     env = script_env(cifar_root, OUT=str(preset))
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert_small_files(summary)
-    assert_table_last(proc.stdout)
     status = steps(tmp_path)
     assert list(status) == SESSION and status["env"] == "ok", status
-    assert set(status.values()) <= {"ok", "skipped"} and "skipped" in status.values()  # the budget bit
+    # What fits runs, the rest is skipped; on a loaded CPU a step may also run out of its time (then exit 1).
+    assert set(status.values()) <= {"ok", "skipped", "timed out"} and "skipped" in status.values(), status
+    timed_out = "timed out" in status.values()
+    assert (proc.returncode != 0) == timed_out, proc.stdout[-3000:] + proc.stderr[-3000:]  # make says 2
+    assert_small_files(summary)
+    assert_table_last(proc.stdout)
     with tarfile.open(summary / "logs.tar.gz") as tar:
         assert "logs/env.log" in tar.getnames() and "steps.tsv" in tar.getnames()
     info = json.loads((summary / "summary.json").read_text())
