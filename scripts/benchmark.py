@@ -187,14 +187,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     add("--smoke", action="store_true", help="a few steps of everything: checks that it runs")
     add("--out", type=Path, default=REPO / "results" / "benchmarks.md", help="markdown; the JSON goes beside")
     add("--merge", nargs="+", type=Path, help="combine these JSON reports into --out; measure nothing")
-    a = p.parse_args(argv)
+    return defaults(p.parse_args(argv))
+
+
+def defaults(a: argparse.Namespace) -> argparse.Namespace:
+    """The device, the step counts that suit it, and --smoke's caps (a smaller value given stays)."""
     cuda = a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available())
     a.device = torch.device("cuda" if cuda else "cpu")
     a.steps, a.warmup = (
         a.steps or (300 if cuda else 5),
         a.warmup if a.warmup is not None else (30 if cuda else 1),
     )
-    if a.smoke:  # caps: a smaller value given on the command line stays
+    if a.smoke:
         a.steps, a.warmup, a.pipeline_batches = min(a.steps, 3), min(a.warmup, 1), min(a.pipeline_batches, 3)
         a.pipeline_warmup, a.repeats = min(a.pipeline_warmup, 1), 1
         a.naive_steps = min(a.naive_steps or a.steps, a.steps)
