@@ -26,7 +26,7 @@ cd "$(dirname "$0")/.."
 : "${CRELU_DATA:?set CRELU_DATA to the folder that holds cifar-10-batches-py (source .gpu-kit/bootstrap.sh)}"
 PY=${PY:-python3}
 REHEARSAL=${REHEARSAL:-}
-BUDGET_S=${BUDGET_S:-$([[ -n $REHEARSAL ]] && echo 300 || echo 540)}
+BUDGET_S=${BUDGET_S:-$([[ -n $REHEARSAL ]] && echo 90 || echo 540)} # a rehearsal: tiny; BUDGET_S=300 runs every step
 SUMMARY_DIR=${SUMMARY_DIR:-outputs/gpu_session$([[ -n $REHEARSAL ]] && echo _rehearsal)}
 RESERVE_S=15 # kept for the summary
 STEP_LIMIT_S=${STEP_LIMIT_S:-600} # no step runs longer (each also has its own cap, below)

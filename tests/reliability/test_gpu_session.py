@@ -68,7 +68,7 @@ def assert_table_last(stdout: str) -> None:
 
 
 def test_make_rehearsal_with_a_tiny_budget_writes_six_small_files_and_the_table_last(cifar_root, tmp_path):
-    """As CI runs it: `make gpu-session-rehearsal` with a 60-second budget. Whatever fits runs, the rest is
+    """As CI runs it: `make gpu-session-rehearsal` with a 45-second budget. Whatever fits runs, the rest is
     skipped; a preset OUT folder is neither read nor touched; results/ stays as it was."""
     preset = tmp_path / "OUT"
     preset.mkdir()
@@ -76,7 +76,7 @@ def test_make_rehearsal_with_a_tiny_budget_writes_six_small_files_and_the_table_
     before = {p: p.stat().st_mtime_ns for p in (REPO / "results").rglob("*") if p.is_file()}
     summary, runs = tmp_path / "summary", tmp_path / "runs"
     cmd = ["make", "-s", "gpu-session-rehearsal", f"PY={sys.executable}", "-o", ".venv/.installed-stamp",
-           "BUDGET_S=60", f"SUMMARY_DIR={summary}", f"RUNS_DIR={runs}"]  # fmt: skip
+           "BUDGET_S=45", f"SUMMARY_DIR={summary}", f"RUNS_DIR={runs}"]  # fmt: skip
     env = script_env(cifar_root, OUT=str(preset))
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     status = steps(tmp_path)
@@ -90,7 +90,7 @@ def test_make_rehearsal_with_a_tiny_budget_writes_six_small_files_and_the_table_
     with tarfile.open(summary / "logs.tar.gz") as tar:
         assert "logs/env.log" in tar.getnames() and "steps.tsv" in tar.getnames()
     info = json.loads((summary / "summary.json").read_text())
-    assert info["budget_s"] == 60 and [s["step"] for s in info["steps"]] == SESSION
+    assert info["budget_s"] == 45 and [s["step"] for s in info["steps"]] == SESSION
     assert [p.name for p in preset.iterdir()] == ["theirs.txt"]
     assert {p: p.stat().st_mtime_ns for p in (REPO / "results").rglob("*") if p.is_file()} == before
 
