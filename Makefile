@@ -5,8 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
-# The tables' targets (table-convpool, ...) are one pattern rule, `table-%`: pattern rules cannot be .PHONY.
-.PHONY: help install test test-slow lint train tensorboard benchmark tables table-params figures claims clean
+.PHONY: help install test test-slow lint train tensorboard benchmark tables table-params figures claims gpu-session \
+	gpu-session-rehearsal clean
 
 # QUICK=1 runs a table's QUICK recipe instead (each experiment's `table.quick` node: a data subset, one
 # epoch, two models per row) into multirun/quick/ and results/quick/: same columns, numbers not comparable.
@@ -65,6 +65,17 @@ table-%: $(STAMP)
 	$(PY) train.py -m $$sweep $(ARGS); status=$$?; \
 	$(TABLE_CLI) --out $(TABLES_OUT) -- $(ARGS) || exit $$?; \
 	exit $$status
+
+# The GPU session runs on a machine with torch but no .venv (source .gpu-kit/bootstrap.sh first): its python
+# is GPU_PY. Knobs in the environment or on the command line: BUDGET_S, SUMMARY_DIR, RUNS_DIR, STEPS (see the
+# script). The rehearsal reads CIFAR from CRELU_DATA, by default the shared subset.
+GPU_PY ?= python3
+
+gpu-session:  ## every GPU check within BUDGET_S (540 s): at most 8 small files in SUMMARY_DIR, a table last
+	PY=$(GPU_PY) bash scripts/gpu_session.sh
+
+gpu-session-rehearsal: $(STAMP)  ## the same steps on this CPU with tiny sizes (BUDGET_S, SUMMARY_DIR as above)
+	REHEARSAL=1 PY=$(PY) CRELU_DATA=$${CRELU_DATA:-../shared/data/cifar10-subset} bash scripts/gpu_session.sh
 
 table-params: $(STAMP)  ## results/table_params.md (+ .json): parameter counts, paper vs ours
 	$(PY) -m crelu_repro.params --write $(TABLES_OUT)

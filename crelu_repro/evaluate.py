@@ -1,6 +1,9 @@
 """The evaluation loops: top-1 error and softmax scores over a split, and ImageNet's single-crop + 10-patch
-test with top-k errors. The statistics over finished runs (Vote, Welch) live in `stats.py`; `vote` is
-re-exported here because `crelu_repro.evaluate.vote` is part of the documented API.
+test with top-k errors. Each keeps only what its figures need: `top1_error` one flag per image (a
+1.28M-image training pass would otherwise hold 1.28M x 1000 scores, 5 GB), the ImageNet test its per-image
+top-k hits and the center-crop scores that `test_scores.npy` stores. The statistics over finished runs
+(Vote, Welch) live in `stats.py`; `vote` is re-exported here because `crelu_repro.evaluate.vote` is part of
+the documented API.
 """
 
 from __future__ import annotations
@@ -9,17 +12,18 @@ from collections.abc import Sequence
 
 import torch
 
-from .data.crops import ten_crops
+from .data.crops import PATCHES, ten_crops
 from .stats import error_rate, vote
 
 __all__ = [
-    "evaluate", "evaluate_ten_patch", "ten_patch_from_logits", "ten_patch_scores", "topk_errors", "vote",
+    "evaluate", "evaluate_ten_patch", "hit_errors", "ten_patch_from_logits", "ten_patch_scores", "top1_error",
+    "topk_errors", "topk_hits", "vote",
 ]  # fmt: skip
 
 
 def ten_patch_from_logits(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(N * 10, classes) logits of `ten_crops` -> (center softmax, mean of the 10), each (N, classes)."""
-    probs = logits.float().softmax(-1).unflatten(0, (-1, 10))  # (N, 10, classes)
+    probs = logits.float().softmax(-1).unflatten(0, (-1, PATCHES))  # (N, 10, classes)
     return probs[:, 4], probs.mean(1)
 
 
@@ -28,11 +32,20 @@ def ten_patch_scores(model: torch.nn.Module, images: torch.Tensor, crop: int = 2
     return ten_patch_from_logits(model(ten_crops(images, crop)))[1]
 
 
+def topk_hits(scores: torch.Tensor, labels: torch.Tensor, kmax: int = 5) -> torch.Tensor:
+    """(N, classes) scores -> (N, min(kmax, classes)) bool: column j says whether the label ranks j-th."""
+    ranked = scores.topk(min(kmax, scores.shape[-1]), -1).indices  # (N, k)
+    return ranked == labels.view(-1, 1).to(ranked.device)
+
+
+def hit_errors(hits: torch.Tensor, ks: Sequence[int] = (1, 5)) -> dict[int, float]:
+    """{k: % of rows with no hit among their first k columns} from `topk_hits`."""
+    return {k: 100.0 * (1.0 - hits[:, :k].any(1).double().mean().item()) for k in ks}
+
+
 def topk_errors(scores: torch.Tensor, labels: torch.Tensor, ks: Sequence[int] = (1, 5)) -> dict[int, float]:
     """{k: % of rows whose label is not among the k highest scores}; k is capped at the class count."""
-    ranked = scores.topk(min(max(ks), scores.shape[-1]), -1).indices  # (N, kmax)
-    hit = ranked == labels.view(-1, 1).to(ranked.device)
-    return {k: 100.0 * (1.0 - hit[:, :k].any(1).double().mean().item()) for k in ks}
+    return hit_errors(topk_hits(scores, labels, max(ks)), ks)
 
 
 def _gathered(parts: list[torch.Tensor], rt) -> torch.Tensor:
@@ -57,22 +70,38 @@ def evaluate(model: torch.nn.Module, loader, batch_size: int, rt) -> tuple[float
 
 
 @torch.no_grad()
+def top1_error(model: torch.nn.Module, loader, batch_size: int, rt) -> float:
+    """Top-1 error % over a split (center crops), on every rank, keeping one correctness flag per image."""
+    model.eval()
+    right = []
+    for x, y in loader.eval_batches(batch_size, rt.dist.rank, rt.dist.world):
+        with rt.autocast():
+            logits = model(x)  # (B, classes)
+        right.append((logits.float().argmax(1) == y).to(torch.uint8))  # (B,)
+    return 100.0 * (1.0 - _gathered(right, rt).double().mean().item())
+
+
+@torch.no_grad()
 def evaluate_ten_patch(
     model: torch.nn.Module, loader, batch_size: int, rt
 ) -> tuple[dict, torch.Tensor, torch.Tensor]:
     """ImageNet test: {test_error, test_error_top5, test_error_10patch, test_error_top5_10patch} (%), the
-    center-crop scores (N, classes) and the labels (N,), from one pass over the 10 crops of each image."""
+    center-crop scores (N, classes) in float16 (the precision of test_scores.npy) and the labels (N,), from
+    one pass over the 10 crops of each image. `batch_size` counts model inputs: a batch holds the crops of
+    batch_size // 10 images, so trainer.eval_batch_size means the same memory for every dataset."""
     model.eval()
-    center, ten, labels = [], [], []
-    for x, y in loader.eval_batches(batch_size, rt.dist.rank, rt.dist.world, ten_patch=True):
+    center, hits, labels = [], [], []
+    images = max(1, batch_size // PATCHES)
+    for x, y in loader.eval_batches(images, rt.dist.rank, rt.dist.world, ten_patch=True):
         with rt.autocast():
-            logits = model(x)  # (B * 10, classes)
-        c, t = ten_patch_from_logits(logits)
-        center.append(c)
-        ten.append(t)
+            logits = model(x)  # (b * 10, classes)
+        c, t = ten_patch_from_logits(logits)  # (b, classes) each
+        center.append(c.half())
+        hits.append(torch.cat([topk_hits(c, y), topk_hits(t, y)], 1).to(torch.uint8))  # (b, 2k)
         labels.append(y)
-    center, ten, labels = (_gathered(p, rt).cpu() for p in (center, ten, labels))
-    single, patched = topk_errors(center, labels), topk_errors(ten, labels)
+    center, hits, labels = (_gathered(p, rt).cpu() for p in (center, hits, labels))
+    k = hits.shape[1] // 2
+    single, patched = hit_errors(hits[:, :k].bool()), hit_errors(hits[:, k:].bool())
     errors = {
         "test_error": single[1],
         "test_error_top5": single[5],

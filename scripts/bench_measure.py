@@ -21,12 +21,13 @@ from PIL import Image
 from torch._dynamo.utils import counters
 from torch.utils.data import DataLoader, Dataset
 
-from crelu_repro.build import build, make_runtime
+from crelu_repro.build import build, make_runtime, wrap
 from crelu_repro.config import compose
 from crelu_repro.data import Split, Splits
 from crelu_repro.datasets import feeder_for
 from crelu_repro.distributed import Dist
-from crelu_repro.models import build_model
+from crelu_repro.models import build_model, build_variant
+from crelu_repro.optim import make_optimizer
 from crelu_repro.runtime import setup_backends, synced_time
 from crelu_repro.trainer import EpochSums, TrainState, train_one_epoch
 
@@ -75,18 +76,46 @@ def project_train(cfg: DictConfig, splits: Splits, dev: torch.device, a) -> dict
     graphs = [counters["stats"]["unique_graphs"], sum(counters["graph_break"].values())]
     graphs = " / ".join(map(str, [*graphs, counters["inductor"]["cudagraph_skips"]]))
     x, y = next(iter(built.loaders.train.train_epoch(t.batch_size, cfg.seed, 0)))
-
-    def model_step() -> None:  # forward, backward, optimizer: no loader, scheduler, sums or host syncs
-        with rt.autocast():
-            loss = F.cross_entropy(built.model(x).float(), y)
-        built.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        built.optimizer.step()
-
-    bound = timed(model_step, a.steps, min(3, a.warmup), dev)
-    n = a.steps * t.batch_size
-    out = {"project_img_s": n / seconds, "model_only_img_s": n / bound, "project_peak_mib": peak}
+    bound = model_step_rate(built.model, built.optimizer, rt, x, y, a.steps, min(3, a.warmup), dev)
+    out = {
+        "project_img_s": a.steps * t.batch_size / seconds,
+        "model_only_img_s": bound,
+        "project_peak_mib": peak,
+    }
     return {**out, "steps": a.steps, **({"graphs": graphs} if t.compile else {})}
+
+
+def model_step_rate(
+    model, optimizer, rt, x: torch.Tensor, y: torch.Tensor, steps: int, warmup: int, dev
+) -> float:
+    """img/s of forward, backward and optimizer on one fixed batch: no loader, scheduler, sums or syncs."""
+
+    def model_step() -> None:
+        with rt.autocast():
+            loss = F.cross_entropy(model(x).float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return steps * x.shape[0] / timed(model_step, steps, warmup, dev)
+
+
+def compute_alone(cfg: DictConfig, dev: torch.device, a) -> dict:
+    """The model step alone on a random batch of the dataset's shape, built as the trainer builds it (bf16,
+    channels_last, fused SGD, compile): the ceiling of end to end, with no data on disk."""
+    fresh(dev)
+    setup_backends(cfg, dev)
+    rt, b, size = make_runtime(cfg, dev, Dist()), cfg.trainer.batch_size, cfg.dataset.image_size
+    classes = cfg.dataset.num_classes
+    raw = build_variant(cfg.model, classes).to(dev, memory_format=rt.memory_format)
+    optimizer = make_optimizer(raw, cfg.optim)
+    x = torch.randn(b, 3, size, size, device=dev).to(rt.dtype).contiguous(memory_format=rt.memory_format)
+    y = torch.randint(0, classes, (b,), device=dev)
+    rate = model_step_rate(wrap(raw, cfg, Dist()), optimizer, rt, x, y, a.steps, a.warmup, dev)
+    graphs = [counters["stats"]["unique_graphs"], sum(counters["graph_break"].values())]
+    graphs = " / ".join(map(str, [*graphs, counters["inductor"]["cudagraph_skips"]]))
+    out = {"model_only_img_s": rate, "project_peak_mib": peak_mib(dev), "steps": a.steps}
+    return {**out, **({"graphs": graphs} if cfg.trainer.compile else {})}
 
 
 class NaiveCifar(Dataset):
@@ -215,15 +244,29 @@ def measure_all(a, dev, report: dict, base: dict, splits: Splits, naive_set, mod
                 def both(
                     model: str = model, batch: int = batch, mode: str = mode, naive: dict = naive
                 ) -> dict:
-                    compiled = [f"trainer.compile={str(mode != 'none').lower()}"]
-                    compiled += [f"trainer.compile_mode={mode}"] if mode != "none" else []
-                    cfg = project_cfg([f"model={model}", f"trainer.batch_size={batch}", *extra, *compiled])
+                    cfg = project_cfg(
+                        [f"model={model}", f"trainer.batch_size={batch}", *extra, *compiled(a, mode)]
+                    )
+                    if a.compute_only:
+                        return compute_alone(cfg, dev, a)
                     out = project_train(cfg, splits, dev, a)
                     if not naive:
                         naive.update(naive_train(model, splits.num_classes, naive_set, batch, dev, a))
                     return {**out, **naive}
 
-                run({"kind": "train", **base, "model": model, "batch": batch, "compile": mode}, both)
+                kind = "compute" if a.compute_only else "train"
+                run({"kind": kind, **base, "model": model, "batch": batch, "compile": mode}, both)
+
+
+def compiled(a, mode: str) -> list[str]:
+    """The trainer's compile overrides for a --compile mode ("none": eager)."""
+    if mode == "none":
+        return ["trainer.compile=false"]
+    return [
+        "trainer.compile=true",
+        f"trainer.compile_mode={mode}",
+        f"trainer.compile_backend={a.compile_backend}",
+    ]
 
 
 def project_cfg(overrides: list[str]) -> DictConfig:

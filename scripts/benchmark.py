@@ -3,6 +3,7 @@
   python scripts/benchmark.py --models crelu relu --batch-sizes 128 512 --steps 300 --warmup 30 \
       --compile none default reduce-overhead [--imagenet] [--smoke] --out results/benchmarks.md --data ROOT
   python scripts/benchmark.py --merge a.json b.json --out results/benchmarks_gpu.md   # parts -> one report
+  python scripts/benchmark.py --no-cifar --imagenet --compute-only   # All-CNN-B's model step alone, no data
 
 Project: `crelu_repro.trainer.train_one_epoch` fed by the trainer's loader (DeviceLoader; ImageNetLoader),
 built as train.py builds them. Naive: PIL transforms in a DataLoader with workers, fp32, NCHW, a plain SGD
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import io
-import json
 import os
 import platform
 import sys
@@ -29,7 +29,7 @@ import torchvision
 import torchvision.transforms as T
 from bench_measure import REPO, NaiveCifar, measure_all, project_cfg
 from bench_report import cell as cell  # re-exported: tests read `benchmark.cell`
-from bench_report import table, targets, write
+from bench_report import merge, table, targets, write
 from PIL import Image
 from torchvision.datasets import ImageFolder
 
@@ -102,10 +102,31 @@ def run_imagenet(a, dev: torch.device, report: dict) -> None:
         base = {"dataset": f"synthetic JPEGs ({files:,}, {min(kb):.0f}-{max(kb):.0f} KB)", "device": dev.type}
         sizes, a.batch_sizes = a.batch_sizes, [batch]
         try:
-            extra = ["dataset=imagenet", "sched=cosine", "optim.lr=0.1", f"dataset.num_workers={a.workers}"]
-            measure_all(a, dev, report, base, splits, naive_set, a.imagenet_models, extra)
+            measure_all(a, dev, report, base, splits, naive_set, a.imagenet_models, imagenet_extra(a))
         finally:
             a.batch_sizes = sizes
+
+
+def imagenet_extra(a) -> list[str]:
+    """The ImageNet table's recipe (experiment=imagenet), with the benchmark's loader workers."""
+    return ["dataset=imagenet", "sched=cosine", "optim.lr=0.1", f"dataset.num_workers={a.workers}"]
+
+
+def run_compute(a, dev: torch.device, report: dict) -> None:
+    """--compute-only: the model step alone on random batches of each dataset's shape (no data read)."""
+    sets = [(a.models, [f"dataset={a.dataset}"], a.batch_sizes)] if a.cifar else []
+    sets += [(a.imagenet_models, imagenet_extra(a), [a.imagenet_batch])] if a.imagenet else []
+    sizes = a.batch_sizes
+    try:
+        for models, extra, a.batch_sizes in sets:
+            d = project_cfg(extra).dataset
+            base = {
+                "dataset": f"random {d.name}-shaped batches ({d.image_size}x{d.image_size})",
+                "device": dev.type,
+            }
+            measure_all(a, dev, report, base, None, None, models, extra)
+    finally:
+        a.batch_sizes = sizes
 
 
 def machine(dev: torch.device) -> dict:
@@ -148,6 +169,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     add("--no-train", dest="train", action="store_false", help="input pipelines only")
     add("--no-pipeline", dest="pipeline", action="store_false", help="training only")
     add("--no-cifar", dest="cifar", action="store_false", help="skip CIFAR (with --imagenet)")
+    add(
+        "--compute-only",
+        action="store_true",
+        help="the model step alone on random batches: no data, no loader",
+    )
+    add(
+        "--compile-backend",
+        default="inductor",
+        help="torch.compile's backend for --compile modes (eager: trace only)",
+    )
     add("--imagenet", action="store_true", help="All-CNN-B on synthetic ImageNet-shaped JPEGs too")
     add("--imagenet-models", nargs="+", default=["allcnnb_relu"])
     add("--imagenet-batch", type=int, default=256)
@@ -156,26 +187,32 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     add("--smoke", action="store_true", help="a few steps of everything: checks that it runs")
     add("--out", type=Path, default=REPO / "results" / "benchmarks.md", help="markdown; the JSON goes beside")
     add("--merge", nargs="+", type=Path, help="combine these JSON reports into --out; measure nothing")
-    a = p.parse_args(argv)
+    return defaults(p.parse_args(argv))
+
+
+def defaults(a: argparse.Namespace) -> argparse.Namespace:
+    """The device, the step counts that suit it, and --smoke's caps (a smaller value given stays)."""
     cuda = a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available())
     a.device = torch.device("cuda" if cuda else "cpu")
     a.steps, a.warmup = (
         a.steps or (300 if cuda else 5),
         a.warmup if a.warmup is not None else (30 if cuda else 1),
     )
-    if a.smoke:  # caps: a smaller value given on the command line stays
+    if a.smoke:
         a.steps, a.warmup, a.pipeline_batches = min(a.steps, 3), min(a.warmup, 1), min(a.pipeline_batches, 3)
         a.pipeline_warmup, a.repeats = min(a.pipeline_warmup, 1), 1
+        a.naive_steps = min(a.naive_steps or a.steps, a.steps)
     a.naive_steps, a.data = a.naive_steps or a.steps, str(Path(a.data).expanduser())
+    a.pipeline &= not a.compute_only  # no loader to time
     return a
 
 
 def main(argv: list[str] | None = None) -> dict:
     a = parse(argv)
-    if a.merge:  # the parts that exist (a part killed before its first row wrote none)
-        parts = [json.loads(p.read_text()) for p in a.merge if p.exists()]
-        report = {"machine": parts[0]["machine"], "commands": [c for r in parts for c in r["commands"]],
-                  "rows": [row for r in parts for row in r["rows"]]}  # fmt: skip
+    if a.merge:
+        report = merge(a.merge)
+        if report is None:
+            raise CreluError(f"none of the parts exists: {' '.join(map(str, a.merge))}")
     else:
         threads, dev = torch.get_num_threads(), a.device
         cmd = " ".join(["python scripts/benchmark.py", *(sys.argv[1:] if argv is None else argv)])
@@ -183,9 +220,11 @@ def main(argv: list[str] | None = None) -> dict:
         torch.manual_seed(0)
         torch.set_num_threads(a.threads or threads)
         try:
-            if a.cifar:
+            if a.compute_only:
+                run_compute(a, dev, report)
+            if a.cifar and not a.compute_only:
                 run_cifar(a, dev, report)
-            if a.imagenet:
+            if a.imagenet and not a.compute_only:
                 run_imagenet(a, dev, report)
         finally:
             torch.set_num_threads(threads)

@@ -22,6 +22,7 @@ sys.path.insert(0, str(REPO / "scripts"))  # as `python scripts/benchmark.py`: i
 _spec = importlib.util.spec_from_file_location("benchmark", REPO / "scripts" / "benchmark.py")
 bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
+bench_report = sys.modules["bench_report"]  # imported by benchmark.py from scripts/
 
 
 def finite_positive(v) -> bool:
@@ -155,3 +156,34 @@ def test_imagenet_smoke(tmp_path):
         assert finite_positive(r["project_img_s"]) and finite_positive(r["naive_img_s"])
     assert report["rows"][1]["model"] == "allcnnb_relu"
     assert not any(p.name.startswith("bench_imagenet_") for p in tmp_path.iterdir())  # the JPEGs are removed
+
+
+def test_compute_only_times_the_model_step_with_no_data(tmp_path):
+    """--compute-only: the model step alone on random batches of the dataset's shape, compiled or not (the
+    eager backend only traces), with no dataset on disk; the report shows the rows and uses them as bounds."""
+    out = tmp_path / "bench.md"
+    args = [
+        *smoke_args(out, steps=1),
+        "--compute-only",
+        "--data",
+        str(tmp_path / "nowhere"),
+        "--models",
+        "relu",
+    ]
+    report = bench.main(
+        [*args, "--batch-sizes", "4", "--compile", "none", "default", "--compile-backend", "eager"]
+    )
+    assert [(r["kind"], r["compile"]) for r in report["rows"]] == [
+        ("compute", "none"),
+        ("compute", "default"),
+    ]
+    assert all(finite_positive(r["model_only_img_s"]) and "error" not in r for r in report["rows"])
+    assert report["rows"][1]["graphs"].startswith("1 / 0")  # one graph, no break
+    assert "## Model step alone" in out.read_text() and report["rows"][0]["dataset"].startswith(
+        "random cifar10"
+    )
+    train = {"kind": "train", "model": "relu", "device": "cpu", "batch": 4}  # an end-to-end row they bound
+    assert [p.split(")")[0] for p in bench_report.parts(train, report["rows"])] == [
+        "compute alone (none",
+        "compute alone (default",
+    ]

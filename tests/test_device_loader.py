@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from device_spy import HostToDevice
 
 from crelu_repro.data.device_loader import DeviceLoader, channel_stats
 
@@ -300,3 +301,27 @@ def test_labels_are_int64_and_match_images(data):
         idx = plan.order[step]
         assert torch.equal(y, torch.from_numpy(labels.astype(np.int64))[idx])
         torch.testing.assert_close(x, normalize(imgs[idx], loader), rtol=0, atol=1e-5)
+
+
+# ---------------------------------------------------------------- plan on the CPU, whatever the device
+
+
+def test_plan_is_drawn_on_the_cpu_and_copied_once(data):
+    """A CPU checkpoint resumed mid-epoch on CUDA must replay the same batches: the plan comes from a CPU
+    generator and reaches the device in one copy. On a `meta` device (no generator of its own: a device
+    generator would fail here) the one host-to-device copy carries exactly the CPU loader's plan."""
+    images, labels = data
+    mean, std = channel_stats(images)
+    cpu_plan = make(data, crop_padding=4, flip=True).plan(32, seed=3, epoch=2)
+    meta = DeviceLoader(images, labels, mean, std, torch.device("meta"), crop_padding=4, flip=True)
+    with HostToDevice() as spy:
+        plan = meta.plan(32, seed=3, epoch=2)
+    assert len(spy.copies) == 1 and plan.order.is_meta and plan.flip.dtype == torch.bool
+    (copied,) = spy.sources[0]  # (4, steps, batch): order, dy, dx, flip
+    expected = torch.stack([cpu_plan.order, cpu_plan.dy, cpu_plan.dx, cpu_plan.flip.long()])
+    assert torch.equal(copied, expected)
+    x, y = next(iter(meta.train_epoch(32, seed=3, epoch=2)))  # the gather runs on the device's plan
+    assert x.shape == (32, 3, 32, 32) and y.shape == (32,) and x.is_meta
+    with HostToDevice() as spy:  # the epoch's batches need no further copy
+        assert len(list(meta.train_epoch(32, seed=3, epoch=2))) == N // 32
+    assert len(spy.copies) == 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+PATCHES = 10  # crops per image in the 10-patch test: TenCrop's four corners and center, and mirrors
+
 
 def five_spots(h: int, w: int, crop: int) -> tuple[tuple[int, int], ...]:
     """Top-left corners of torchvision's five_crop: four corners, then the center (its rounding)."""
@@ -17,4 +19,4 @@ def ten_crops(images: torch.Tensor, crop: int = 224) -> torch.Tensor:
     # Mirrored crops are taken from the mirrored image, as TenCrop does (not the mirror of each crop:
     # they differ for the center crop when W - crop is odd).
     views = [im[..., y : y + crop, x : x + crop] for im in (images, images.flip(-1)) for y, x in spots]
-    return torch.stack(views, 1).flatten(0, 1)  # (N, 10, C, crop, crop) -> (N * 10, ...)
+    return torch.stack(views, 1).flatten(0, 1)  # (N, PATCHES, C, crop, crop) -> (N * 10, ...)

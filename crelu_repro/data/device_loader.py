@@ -59,13 +59,22 @@ class DeviceLoader:
         return len(self) // global_batch  # drop_last: static shapes for torch.compile / CUDA graphs
 
     def plan(self, global_batch: int, seed: int, epoch: int) -> EpochPlan:
-        gen = torch.Generator(device=self.device).manual_seed(seed * 1_000_003 + epoch)
+        """The epoch's order, crop offsets and flips, each (steps, global_batch), on this loader's device.
+
+        Drawn on the CPU from (seed, epoch) whatever the device, then copied in one transfer: a checkpoint
+        written on one device and resumed mid-epoch on another replays the same batches (a CUDA generator
+        draws a different stream from the same seed)."""
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
         steps = self.steps_per_epoch(global_batch)
-        order = torch.randperm(len(self), generator=gen, device=self.device)[: steps * global_batch]
         shape = (steps, global_batch)
-        offsets = torch.randint(0, 2 * self.pad + 1, (2, *shape), generator=gen, device=self.device)
-        flip = torch.rand(shape, generator=gen, device=self.device) < 0.5
-        return EpochPlan(order.view(shape), offsets[0], offsets[1], flip)
+        order = torch.randperm(len(self), generator=gen)[: steps * global_batch].view(shape)
+        offsets = torch.randint(0, 2 * self.pad + 1, (2, *shape), generator=gen)
+        flip = torch.rand(shape, generator=gen) < 0.5
+        packed = torch.stack([order, offsets[0], offsets[1], flip.long()])  # (4, steps, global_batch) int64
+        if self.device.type == "cuda":  # pinned: the one copy per epoch does not stall the host
+            packed = packed.pin_memory()
+        order, dy, dx, flip = packed.to(self.device, non_blocking=True).unbind(0)
+        return EpochPlan(order, dy, dx, flip.bool())
 
     def train_epoch(
         self, global_batch: int, seed: int, epoch: int, rank: int = 0, world: int = 1, start_step: int = 0

@@ -5,14 +5,16 @@ Evaluation: shorter side -> 256, center 224 crop; 10-patch: corners + center and
 As in DeviceLoader, an epoch's order and augmentation are drawn from (seed, epoch) for the *global* batch
 and each rank takes its slice; crop positions are fractions of the free range (sizes are unknown until
 decoded). decode="device" (CUDA default): workers read bytes, whole batches are decoded (nvJPEG), resized
-and cropped on the device. decode="workers": workers decode, resize and crop; uint8 crops come back pinned.
+and cropped on the device, in a background thread one batch ahead of the loop (prefetch.py; on CUDA on a
+side stream), crops and flips in whole groups (assemble.py). decode="workers": workers decode, resize and
+crop; uint8 crops come back pinned.
 Unreadable files (and images whose header claims more than max_pixels pixels: never decoded) are
 skipped, logged and listed in `loader.unreadable`, each one's reason in `loader.unreadable_reasons`. In
 training the slot takes a copy of the next readable image of the rank's batch (crop, flip and label):
 static shapes, aligned labels. In evaluation the batch shrinks (a duplicate would bias the error). More
 than 0.1% unreadable among the files seen -> DatasetError; one bad file alone never stops a run (a small
 sample says nothing about the rate).
-Scanning the folders lives in imagenet_scan.py, reading and decoding one file in jpeg.py.
+Scanning the folders lives in imagenet_scan.py, reading and decoding files in jpeg.py.
 """
 
 from __future__ import annotations
@@ -20,18 +22,17 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
-from torchvision.transforms.v2.functional import resize as tv_resize
 
 from ..errors import ConfigError, DatasetError
 from . import os_errors
-from .crops import five_spots, ten_crops
+from .assemble import Job, assemble
 from .imagenet_scan import JPEG_SUFFIXES, LAYOUT, FileSplit, ImageNetFiles, scan_imagenet
 from .jpeg import MAX_PIXELS, decode_batch, decode_cpu, read_checked
+from .prefetch import prefetch
 
 __all__ = [  # the scanning names stay importable from here
     "IMAGENET_MEAN",
@@ -52,57 +53,16 @@ IMAGENET_STD = (58.395, 57.12, 57.375)  # (0.229, 0.224, 0.225) x 255
 MAX_UNREADABLE = 0.001
 
 
-@dataclass
-class _Job:
-    """One rank's batch: image indices plus, for training, the crop fractions and flips."""
-
-    idx: np.ndarray  # (b,) int64
-    uy: np.ndarray | None = None  # (b,) float64 in [0, 1); None = center crop
-    ux: np.ndarray | None = None
-    flip: np.ndarray | None = None  # (b,) bool
-    ten: bool = False  # 10-patch crops instead of one
-
-
-def _assemble(
-    images: list, job: _Job, resize: int, crop: int, train: bool
-) -> tuple[torch.Tensor, np.ndarray]:
-    """Decoded images (None = unreadable) -> (uint8 crops (b', 3, c, c) or (b' * 10, ...), rows (b',)).
-
-    rows[i] is the job position whose image and label fill output row i: in training every position, a
-    bad one pointing at the next readable one; in evaluation only the readable positions.
-    """
-    good = np.array([im is not None for im in images])
-    if not good.any():
-        return torch.empty(0, 3, crop, crop, dtype=torch.uint8), np.empty(0, np.int64)
-    positions = np.arange(len(images))
-    rows = np.flatnonzero(good)[np.searchsorted(np.flatnonzero(good), positions) % good.sum()]
-    rows = rows if train else positions[good]
-    crops = {}
-    for r in np.unique(rows):  # per image: sizes differ until cropped
-        im = tv_resize(images[r], [resize], antialias=True)  # shorter side -> resize
-        h, w = im.shape[-2:]
-        if job.uy is None:
-            y, x = five_spots(h, w, crop)[4]  # the center crop
-        else:  # float64 fractions in [0, 1): the offset stays inside the free range
-            y, x = int(job.uy[r] * (h - crop + 1)), int(job.ux[r] * (w - crop + 1))
-        c = ten_crops(im[None], crop) if job.ten else im[None, :, y : y + crop, x : x + crop]
-        # The flip of position r goes with its crop: decided here, on the host, so no flag tensor has to
-        # be copied to the device (that blocking copy would stall every batch behind the GPU step).
-        crops[r] = c.flip(-1) if job.flip is not None and job.flip[r] else c
-    x = torch.cat([crops[r] for r in rows])  # (b', 3, c, c) or (b' * 10, 3, c, c) uint8
-    return x, rows
-
-
 class _Batches(Dataset):
     """Item k = job k, with {position: reason} for its unusable files (unreadable, or a header above
     max_pixels: refused before any decode). decode="device": (all its files' bytes in one flat uint8
     tensor, (b,) sizes, -1 = refused, reasons): one shared-memory handle per batch, not one per file (those
-    run out of descriptors). decode="workers": (uint8 crops, rows, reasons), crops from `_assemble`."""
+    run out of descriptors). decode="workers": (uint8 crops, rows, reasons), crops from `assemble`."""
 
     def __init__(
         self,
         paths: np.ndarray,  # (N,) fsencoded bytes
-        jobs: list[_Job],
+        jobs: list[Job],
         decode_here: bool,
         resize: int,
         crop: int,
@@ -129,7 +89,7 @@ class _Batches(Dataset):
             images.append(im)
             if why:
                 reasons[i] = why
-        x, rows = _assemble(images, self.jobs[k], self.resize, self.crop, self.train)
+        x, rows = assemble(images, self.jobs[k], self.resize, self.crop, self.train)
         return x, rows, reasons
 
 
@@ -215,9 +175,9 @@ class ImageNetLoader:
         order, uy, ux, flip = (t.numpy() for t in self.plan(global_batch, seed, epoch))
         local = slice(rank * global_batch // world, (rank + 1) * global_batch // world)
         jobs = [
-            _Job(order[s, local], uy[s, local], ux[s, local], flip[s, local] if self.flip else None)
+            Job(order[s, local], uy[s, local], ux[s, local], flip[s, local] if self.flip else None)
             if self.train
-            else _Job(order[s, local])  # train=False: center crops, no flips
+            else Job(order[s, local])  # train=False: center crops, no flips
             for s in range(start_step, order.shape[0])
         ]
         return self._batches(jobs, train=True)
@@ -232,38 +192,48 @@ class ImageNetLoader:
         """
         bounds = np.arange(world + 1) * len(self) // world  # exact integer shard edges, as DeviceLoader
         starts = range(bounds[rank], bounds[rank + 1], batch_size)
-        jobs = [_Job(np.arange(s, min(s + batch_size, bounds[rank + 1])), ten=ten_patch) for s in starts]
+        jobs = [Job(np.arange(s, min(s + batch_size, bounds[rank + 1])), ten=ten_patch) for s in starts]
         return self._batches(jobs, train=False)
 
-    def _batches(self, jobs: list[_Job], train: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _batches(self, jobs: list[Job], train: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Workers read (and with decode="workers" decode and crop) each batch; a background thread makes
+        the device batch one step ahead of the caller (prefetch.py): decode, crops, labels, normalization."""
         here = self.decode == "workers"
-        cuda = self.device.type == "cuda"
         reader = DataLoader(
             _Batches(self._encoded, jobs, here, self.resize, self.crop, train, self.max_pixels),
             batch_size=None,  # items are whole batches already
             num_workers=self.num_workers,
             collate_fn=_identity,
-            pin_memory=here and cuda,
+            pin_memory=here and self.device.type == "cuda",
         )
-        for job, item in zip(jobs, reader, strict=True):
-            if here:
-                x, rows, reasons = item
-                x = x.to(self.device, non_blocking=True)
-            else:
-                flat, sizes, reasons = item
-                images = decode_batch(flat, sizes, self.device, reasons, self.max_pixels)
-                x, rows = _assemble(images, job, self.resize, self.crop, train)
-            self._count(job.idx, reasons)
-            if not len(rows):
-                if train:
-                    raise DatasetError(
-                        f"ImageNet: every image of a training batch is unreadable: {self.unreadable}"
-                    )
-                continue
-            y = torch.from_numpy(self.labels[job.idx[rows]])  # (b',) int64
-            # Pinned on CUDA: the copy is asynchronous, so the host never waits for the GPU step here.
-            y = y.pin_memory().to(self.device, non_blocking=True) if cuda else y.to(self.device)
-            yield self._normalize(x), y
+        items = zip(jobs, iter(reader), strict=True)  # the workers start here, in the caller's thread
+        yield from prefetch(items, lambda item: self._device_batch(*item, train), self.device)
+
+    def _device_batch(self, job: Job, item: tuple, train: bool) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """A worker's item -> normalized (x, y) on the device, or None (an evaluation batch with nothing
+        readable). Runs in the prefetch thread."""
+        if self.decode == "workers":
+            x, rows, reasons = item
+            x = x.to(self.device, non_blocking=True)
+        else:
+            flat, sizes, reasons = item
+            images = decode_batch(flat, sizes, self.device, reasons, self.max_pixels)
+            x, rows = assemble(images, job, self.resize, self.crop, train)
+        self._count(job.idx, reasons)
+        if not len(rows):
+            if train:
+                raise DatasetError(
+                    f"ImageNet: every image of a training batch is unreadable: {self.unreadable}"
+                )
+            return None
+        y = torch.from_numpy(self.labels[job.idx[rows]])  # (b',) int64
+        # Pinned on CUDA: the copy is asynchronous, so the host never waits for the GPU step here.
+        y = (
+            y.pin_memory().to(self.device, non_blocking=True)
+            if self.device.type == "cuda"
+            else y.to(self.device)
+        )
+        return self._normalize(x), y
 
     def _count(self, idx: np.ndarray, reasons: dict[int, str]) -> None:
         """Record the files seen and the unreadable ones (positions in `idx` -> reason); warn about new

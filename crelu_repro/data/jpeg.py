@@ -103,6 +103,12 @@ def decode_batch(
     ok = np.flatnonzero(sizes >= 0)
     data = dict(zip(ok, flat.split(sizes[ok].tolist()), strict=True))  # contiguous 1-D views
     images: list[torch.Tensor | None] = [None] * len(sizes)
+    if device.type == "cuda" and data:
+        # nvJPEG writes its outputs on torchvision's private stream, which does not wait for ours, into memory
+        # allocated from our stream's pool: memory that kernels still queued on our stream may be reading
+        # (freed by Python, reused at once by the allocator). Let our stream drain first; the loader calls
+        # this on its side stream, in its background thread, so the training loop does not wait.
+        torch.cuda.current_stream(device).synchronize()
     try:
         decoded = decode_jpeg(list(data.values()), mode=ImageReadMode.RGB, device=device) if data else []
         for i, im in zip(ok, decoded, strict=True):
