@@ -8,7 +8,6 @@ from claims_fixture import spread, write_figure, write_runs
 from conftest import REPO
 
 from crelu_repro.claims import Figures, Sweeps, assess, combine, load_claims, verdict_of
-from crelu_repro.claims.verdict import vote_verdict
 from crelu_repro.stats import Difference, welch_difference
 
 
@@ -49,15 +48,9 @@ def test_not_worse_is_non_inferiority_with_the_stated_margin(low, high, expect, 
     assert verdict_of(diff((low + high) / 2, low, high), expect, "not_worse", 0.1)[0] == verdict
 
 
-def test_no_interval_says_why_and_vote_gives_a_direction_only():
+def test_no_interval_says_why():
     d = welch_difference([1.0], [2.0, 3.0])
     assert verdict_of(d, "<") == ("inconclusive", "no interval: fewer than 2 runs on a side")
-    assert vote_verdict(5.0, 7.0, "<") == (
-        "inconclusive",
-        "Vote is one number per row: direction only (the paper's direction)",
-    )
-    assert "against the paper" in vote_verdict(8.0, 7.0, "<")[1]
-    assert vote_verdict(None, 7.0, "<")[0] == "not run"
 
 
 def test_a_claim_holds_when_every_counted_check_holds():
@@ -101,11 +94,15 @@ def test_each_verdict_from_synthetic_runs(convpool):
     assert missing.why == "no finished runs of avr on cifar100"
 
 
-def test_vote_is_shown_with_its_direction_and_not_counted(convpool):
+def test_vote_gets_a_test_set_interval_and_is_not_counted(convpool):
     vote = convpool["convpool_crelu:cifar10:vote_error:crelu<relu"]
-    assert vote.verdict == "inconclusive" and not vote.counts and vote.ci is None
+    assert vote.verdict == "inconclusive" and not vote.counts
     assert vote.effect == pytest.approx(5.0 - 10.0)  # 19 of 20 right vs 18 of 20, every run agreeing
-    assert "(the paper's direction)" in vote.why and vote.n_left == 3
+    # One discordant image (relu alone errs): Clopper-Pearson for 0 of 1, scaled by 1/20 of the images.
+    assert vote.ci == [pytest.approx(-5.0), pytest.approx(5.0 * (2 * 0.975 - 1))]
+    assert vote.why.startswith("test-set uncertainty only (exact McNemar on 1 discordant images)")
+    assert (vote.n_left, vote.n_right, vote.unit) == (20, 20, "images (test set)")
+    assert vote.interval["method"] == "mcnemar" and vote.interval["discordant"] == 1
     assert vote.paper_effect == pytest.approx(7.09 - 7.55)
 
 

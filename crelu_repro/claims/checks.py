@@ -1,9 +1,11 @@
 """Evidence from the tables' sweeps: one Check per (claim, dataset, metric, comparison), with its verdict.
 
 Runs are read through the tables' collector (`tables.collect`: exactly the planned runs with their planned
-identity) and `tables.build_rows` (the tables' own Average, Vote and paper numbers); the statistics are
-`stats.welch_difference`, and `stats.reference_difference` against a quoted
-number.
+identity) and `tables.build_rows` (the tables' own Average, Vote and paper numbers). Two rows' runs:
+paired by (seed, fold) where they can be, Welch beside (`claims.paired`); runs against a quoted number: the
+one-sample t interval (`stats.reference_difference`); Votes: intervals over the test images
+(`claims.votes`). Each check keeps the interval that decided it (`interval`, with what it covers) and the
+p-value of the verdict's own test, which Holm's adjustment (`claims.family`) reads.
 """
 
 from __future__ import annotations
@@ -16,12 +18,24 @@ from pathlib import Path
 
 from ..paper import tables as paper_tables
 from ..params import param_rows
-from ..stats import Difference, reference_difference, welch_difference
+from ..stats import Difference, reference_difference
 from ..tables import Evidence as TableEvidence
 from ..tables import RunRecord, Table, build_rows, collect
 from ..tables.render import command
+from .paired import compare_runs
 from .spec import VOTE, Claim, Comparison, Evidence
-from .verdict import INCONCLUSIVE, NOT_RUN, verdict_of, vote_verdict
+from .verdict import INCONCLUSIVE, NOT_RUN, p_value, verdict_of
+from .votes import TEST_SET_ONLY, VoteImages, discordant, vote_images, vote_interval
+
+# What each interval covers, by what it is over (the check's unit; a Vote's methods: the test images).
+RUNS_COVER = "training randomness and the choice of fold, on a fixed test set (not test-set sampling)"
+COVERS = {
+    "runs": RUNS_COVER,
+    "images (test set)": TEST_SET_ONLY + ": the sampling of the test images, the Vote's models fixed",
+    "filters": "the layer's filters of one trained model",
+    "units": "the layer's units on the figure's images (not the choice of images)",
+    "images": "the figure's images",
+}
 
 
 @dataclass
@@ -45,12 +59,17 @@ class Check:
     n_left: int = 0
     n_right: int | None = 0  # None for a fixed reference (a quoted result, a threshold)
     paper_effect: float | None = None  # the paper's own left - right, where it prints both
-    unit: str = "runs"  # what n counts: runs, filters, units, images
+    unit: str = "runs"  # what n counts: runs, filters, units, images, images (test set)
     margin: float | None = None  # not_worse
     reference: float | None = None  # the fixed number `right` stands for
     counts: bool = True  # False: shown, not part of the claim's verdict (Vote, approximate reconstructions)
     make: str | None = None  # not run: the command that produces the evidence
     claim_verdict: str = field(default=NOT_RUN)  # filled in once all of the claim's checks are known
+    interval: dict | None = None  # the interval that decided: method, low, high, n, unit, covers
+    welch: dict | None = None  # Welch's interval beside the paired one that decided (same fields)
+    unmatched: list[dict] = field(default_factory=list)  # {row, seed, fold}: runs without a partner
+    p_value: float | None = None  # the verdict's own test: two-sided at 0, or at the margin (not_worse)
+    holm: dict | None = None  # {family, size, p_adjusted, verdict}: after Holm within the claim's family
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -83,7 +102,20 @@ def decide(check: Check, diff: Difference | None) -> Check:
     if diff is not None:
         check.effect, check.ci = diff.delta, list(diff.interval) if diff.interval else None
         check.n_left, check.n_right = diff.n_a, (None if check.reference is not None else diff.n_b)
+        check.interval = interval_record(diff, check.unit)
+        check.p_value = p_value(diff, check.expect, check.kind, check.margin or 0.0)
     return check
+
+
+def interval_record(diff: Difference, unit: str) -> dict:
+    """claims.json's `interval`: the method, the 95% interval, what n counts and what the interval covers."""
+    n, what = {
+        "paired": (diff.n_a, "pairs of runs"),
+        "mcnemar": (diff.n_a, "test images"),
+        "binomial": (diff.n_a, "test images"),
+    }.get(diff.method, (diff.n_a + diff.n_b, unit))
+    cover = COVERS.get(unit.split(" (top")[0], "")  # "units (top 20%)" covers what "units" does
+    return {"method": diff.method, "low": diff.low, "high": diff.high, "n": n, "unit": what, "covers": cover}
 
 
 @dataclass
@@ -94,6 +126,7 @@ class Row:
     values: dict[str, list[float]]  # metric -> one value per counted run (vote_error: the Vote, one number)
     paper: dict[str, float | None]
     records: list[RunRecord] = field(default_factory=list)  # the counted runs: seed, fold, result
+    vote: VoteImages | None = None  # the Vote per test image (tables that print a Vote)
 
 
 class Sweeps:
@@ -139,7 +172,8 @@ def _rows(evidence: TableEvidence) -> dict[tuple[str, str], Row]:
             values[VOTE] = [] if main["vote"] is None else [main["vote"]]
             paper[VOTE] = main["paper"].get("vote")
         records = evidence.counted(row["model"], row["dataset"])
-        out[(row["model"], row["dataset"])] = Row(row["models"], values, paper, records)
+        vote = vote_images(records) if VOTE in values else None
+        out[(row["model"], row["dataset"])] = Row(row["models"], values, paper, records, vote)
     return out
 
 
@@ -187,14 +221,35 @@ def _table_check(
     if left == right:
         check.verdict, check.why = INCONCLUSIVE, f"{note}the same row on both sides, nothing to compare"
         return check
-    if metric == VOTE:  # one number per row: a direction, no interval
-        check.verdict, why = vote_verdict(a[0], b[0], comp.expect)
-        check.effect, check.why = a[0] - b[0], note + why
-        check.n_left, check.n_right = lrow.runs, None if reference is not None else rrow.runs
-        return check
-    diff = reference_difference(a, reference) if reference is not None else welch_difference(a, b)
     check.why = note
-    return decide(check, diff)
+    if metric == VOTE:
+        return _vote_check(check, lrow, rrow)
+    if reference is not None:
+        return decide(check, reference_difference(a, reference))
+    runs = compare_runs(left, lrow.records, right, rrow.records, metric)
+    check.why += runs.note
+    decide(check, runs.decides)
+    check.n_left, check.n_right = len(a), len(b)  # runs per side; the interval says how many pairs
+    check.welch = runs.welch and interval_record(runs.welch, check.unit)
+    check.unmatched = runs.unmatched
+    return check
+
+
+def _vote_check(check: Check, lrow: Row, rrow: Row | None) -> Check:
+    """The Vote of `left` against `right`'s or the quoted number, over the test images."""
+    right = None if check.reference is not None else rrow.vote
+    check.unit = "images (test set)"
+    diff = vote_interval(lrow.vote, right, check.reference)
+    method = (
+        f"exact McNemar on {discordant(lrow.vote, right)} discordant images"
+        if right is not None
+        else "exact binomial over the test images"
+    )
+    check.why += f"{TEST_SET_ONLY} ({method}): "
+    decide(check, diff)
+    if right is not None and check.interval is not None:
+        check.interval["discordant"] = discordant(lrow.vote, right)
+    return check
 
 
 def _missing(sides: tuple, metric: str, dataset: str) -> str:

@@ -21,6 +21,7 @@ SCALES = {  # forest plot panels: effects on different scales never share an axi
     "reconstruction": "reconstruction: threshold − relative error",
 }
 TABLE_SCALE = "tables: error difference (% points)"
+VOTE_SCALE = "Votes: error difference (% points), test-set intervals (test-set uncertainty only)"
 
 
 def save(fig: Figure, path: Path) -> Path:
@@ -76,7 +77,7 @@ def table_figure(name: str, sweeps: Sweeps, quick: bool) -> Figure:
 
 
 def _scale(check: Check) -> str:
-    return SCALES.get(check.table, TABLE_SCALE)
+    return VOTE_SCALE if check.metric == VOTE else SCALES.get(check.table, TABLE_SCALE)
 
 
 def _oriented(x: float | None, check: Check) -> float | None:
@@ -85,9 +86,10 @@ def _oriented(x: float | None, check: Check) -> float | None:
 
 
 def forest_figure(assessments: list[Assessment], quick: bool) -> Figure:
-    """Every check but Vote: its effect, turned so that right of 0 is the paper's direction, with the 95%
-    interval, coloured by verdict; the paper's own effect as a red diamond. One panel per scale."""
-    checks = [c for a in assessments for c in a.checks if c.metric != VOTE]
+    """Every check: its effect, turned so that right of 0 is the paper's direction, with the 95% interval,
+    coloured by verdict; the paper's own effect as a red diamond. One panel per scale; the Votes' test-set
+    intervals in a panel of their own."""
+    checks = [c for a in assessments for c in a.checks]
     scales = list(dict.fromkeys(_scale(c) for c in checks))
     sizes = [sum(_scale(c) == s for c in checks) for s in scales]
     fig = Figure(figsize=(9.5, 0.16 * len(checks) + 0.9 * len(scales) + 1), dpi=90, layout="constrained")
@@ -110,7 +112,7 @@ def forest_figure(assessments: list[Assessment], quick: bool) -> Figure:
     fig.legend(handles=handles, fontsize=7, loc="outside lower center", ncol=len(handles))
     title = (
         "The paper's claims: our effect and its 95% interval per check, right of 0 = the paper's direction "
-        "(Vote not shown: no interval)"
+        "(Votes: over the test images)"
     )
     fig.suptitle(title + ("\nQUICK smoke run: these verdicts mean nothing" if quick else ""), fontsize=9)
     return fig

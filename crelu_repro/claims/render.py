@@ -11,6 +11,7 @@ from .. import runio
 from ..tables.render import not_counted_lines
 from .assess import Assessment
 from .checks import Check, Sweeps
+from .paired import unmatched_text
 from .spec import FIGURES, NotChecked
 from .verdict import VERDICTS
 
@@ -21,14 +22,28 @@ QUICK_BANNER = (
 RULES = (
     "**Verdicts.** *reproduced*: our difference (left − right) has the paper's sign and its 95% interval "
     "excludes 0. *contradicted*: the interval excludes 0 on the other side. *inconclusive*: the interval "
-    "contains 0, or there is no interval (fewer than 2 runs on a side, or zero spread); Vote is one number "
-    "per row, so it gives a direction and never a verdict. *not run*: the evidence does not exist yet; "
-    "the command that makes it is named. *Not worse* checks (non-inferiority with a stated margin) are "
-    "reproduced when the whole interval is at worst the margin the wrong way, contradicted when it is wholly "
-    "beyond, inconclusive when it straddles the margin. A claim holds when all its "
-    "counted checks hold; Vote and reconstructions through max-pooling are shown, not counted. Intervals: "
-    "Welch over runs (tables), filters (pairing) or units (invariance); one-sample over runs against a "
-    "quoted number, over images against a reconstruction threshold."
+    "contains 0, or there is no interval (fewer than 2 runs on a side, or zero spread). *not run*: the "
+    "evidence does not exist yet; the command that makes it is named. *Not worse* checks (non-inferiority "
+    "with a stated margin) are reproduced when the whole interval is at worst the margin the wrong way, "
+    "contradicted when it is wholly beyond, inconclusive when it straddles the margin. A claim holds when "
+    "all its counted checks hold; Votes and reconstructions through max-pooling are shown, not counted.",
+    "**Intervals** (the *interval* column says which decided, and over what). Two rows' runs: the *paired* "
+    "t interval over the runs matched by (seed, fold) when at least 2 pairs give one (each pair shares its "
+    "training data and order, so fold-to-fold spread cancels), with *Welch*'s over all runs beside it; "
+    "else Welch's. Runs without a partner are listed under the claim. Runs against a quoted number: "
+    "one-sample t. All of these cover training randomness and the choice of fold on a fixed test set, "
+    "not the sampling of the test set. *Votes*: intervals over the test images, **test-set uncertainty "
+    "only** (the voting models fixed): two Votes get the exact McNemar interval (Clopper-Pearson over the "
+    "discordant images, where exactly one Vote errs), a Vote against a quoted number the exact binomial "
+    "(Clopper-Pearson) interval. A Vote's verdict is its own kind: the *Vote (test set)* column, never "
+    "part of the runs' verdict. Figures: Welch over filters (pairing) or units (invariance), one-sample "
+    "over images against a reconstruction threshold.",
+    "**Holm.** Within each claim, its counted checks form one family and its Votes another; each check's "
+    "p-value is its verdict's own test (two-sided at 0; for *not worse*, twice the one-sided p at the "
+    "margin, which is below 5% exactly when the interval clears the margin), adjusted by Holm's step-down "
+    "method at 5%. The *Holm* column keeps a reproduced or contradicted verdict only where the adjusted p "
+    "is at most 5%: it bounds the chance of any false verdict in the claim, where the raw column bounds "
+    "each check's alone. Checks without an interval are not tested and do not enlarge the family.",
 )
 
 
@@ -48,15 +63,20 @@ def markdown(
         f"Generated {date.today().isoformat()} by `make claims{' QUICK=1' if quick else ''}` from the "
         f"sweeps in `{sources['sweeps']}` and the figures in `{sources['figures']}`.",
         "",
-        RULES,
-        "",
     ]
-    lines += ["## Summary", "", "| claim | slide | verdict | per dataset | checks |", "|---|---|---|---|---|"]
+    lines += [line for rule in RULES for line in (rule, "")]
+    lines += [
+        "## Summary",
+        "",
+        "| claim | slide | verdict | Holm | Vote (test set) | per dataset | checks |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for a in assessments:
         per = ", ".join(f"{d}: {v}" for d, v in a.by_dataset.items())
+        vote = "–" if a.vote is None else f"{a.vote} (Holm: {a.vote_holm})"
         lines.append(
-            f"| “{a.claim.quote}” (`{a.claim.id}`) | {a.claim.slide} | **{a.verdict}** | {per} | "
-            f"{_tally(a.checks)} |"
+            f"| “{a.claim.quote}” (`{a.claim.id}`) | {a.claim.slide} | **{a.verdict}** | {a.holm} | {vote} | "
+            f"{per} | {_tally(a.checks)} |"
         )
     lines.append("")
     for a in assessments:
@@ -84,21 +104,58 @@ def _section(a: Assessment) -> list[str]:
     lines += [f"How we read it: {c.note}", ""] if c.note else []
     lines += [f"Parameters: {'; '.join(a.params)}.", ""] if a.params else []
     per = ", ".join(f"{d}: {v}" for d, v in a.by_dataset.items())
+    vote = "" if a.vote is None else f"; its Votes (test set only): **{a.vote}** (Holm: {a.vote_holm})"
     lines += [
-        f"Verdict: **{a.verdict}** ({per}); the claim holds when all {sum(k.counts for k in a.checks)} "
-        "counted checks hold.",
+        f"Verdict: **{a.verdict}** ({per}), after Holm: **{a.holm}**{vote}; the claim holds when all "
+        f"{sum(k.counts for k in a.checks)} counted checks hold.",
         "",
     ]
     lines += [
-        "| dataset | metric | comparison | effect [95% CI] | n | paper | verdict | why |",
-        "|---|---|---|---|---|---|---|---|",
+        "| dataset | metric | comparison | effect [95% CI] | interval | n | paper | verdict | Holm | why |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for k in a.checks:
         lines.append(
-            f"| {k.dataset} | {k.metric} | {_comparison(k)} | {_effect(k)} | {_n(k)} | "
-            f"{_num(k.paper_effect, k)} | {_verdict(k)} | {_why(k)} |"
+            f"| {k.dataset} | {k.metric} | {_comparison(k)} | {_effect(k)} | {_interval(k)} | {_n(k)} | "
+            f"{_num(k.paper_effect, k)} | {_verdict(k)} | {_holm(k)} | {_why(k)} |"
         )
+    unmatched = [k for k in a.checks if k.unmatched]
+    lines += (
+        ["", "Runs without a partner at the same (seed, fold), in Welch's interval only:"]
+        if unmatched
+        else []
+    )
+    lines += [f"- {k.id}: {unmatched_text(k.unmatched)}" for k in unmatched]
     return [*lines, ""]
+
+
+METHODS = {"welch": "Welch", "paired": "paired", "one-sample": "one-sample t", "mcnemar": "exact McNemar",
+           "binomial": "exact binomial"}  # fmt: skip
+
+
+def _interval(k: Check) -> str:
+    """Which interval decided, over how many of what; Welch's beside a paired one."""
+    i = k.interval
+    if i is None:
+        return "–"
+    text = f"{METHODS[i['method']]}, {i['n']} {i['unit']}"
+    if "discordant" in i:
+        text += f" ({i['discordant']} discordant)"
+    if k.welch is not None:
+        w = k.welch
+        text += "; Welch " + ("none" if w["low"] is None else f"[{_num(w['low'], k)}, {_num(w['high'], k)}]")
+    return text
+
+
+def _holm(k: Check) -> str:
+    if k.holm is None:
+        return "–"
+    p = k.holm["p_adjusted"]
+    return k.holm["verdict"] + ("" if p is None else f" (p {_p(p)})")
+
+
+def _p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _digits(check: Check) -> int:

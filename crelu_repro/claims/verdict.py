@@ -6,8 +6,11 @@
   reading with a stated `margin`: reproduced when the whole interval lies above -margin on the paper's
   scale (at worst `margin` the wrong way), contradicted when it lies wholly beyond -margin (worse by more
   than `margin`), inconclusive when it straddles -margin.
-- No interval (fewer than 2 values on a side, or zero spread): inconclusive, saying why. Vote is one number
-  per row: its direction is reported, and the verdict is always inconclusive.
+- No interval (fewer than 2 values on a side, or zero spread): inconclusive, saying why.
+- The same rules hold for every interval: over runs (paired or Welch), over test images (a Vote's exact
+  McNemar or binomial interval: test-set uncertainty only), over filters, units or images (figures).
+- Holm: within a claim's family, each check's `p_value` (the verdict's own test) adjusted by Holm's
+  step-down method; `holm_verdict` keeps a decided verdict only where the adjusted p is at most 5%.
 - Missing evidence: not run.
 A claim combines its counting checks: contradicted if one is, reproduced if all are, not run if none has
 evidence, inconclusive otherwise (also when no check counts).
@@ -19,6 +22,7 @@ from ..stats import Difference
 
 REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_RUN = "reproduced", "contradicted", "inconclusive", "not run"
 VERDICTS = (REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_RUN)
+ALPHA = 0.05  # every interval is 95%; Holm's family-wise level
 
 
 def _toward_paper(x: float, expect: str) -> float:
@@ -48,18 +52,34 @@ def verdict_of(
     return INCONCLUSIVE, f"the 95% interval reaches past {margin:g} the wrong way"
 
 
-def vote_verdict(left: float | None, right: float | None, expect: str) -> tuple[str, str]:
-    """Vote: one number per row, so a direction and never a verdict."""
-    if left is None or right is None:
-        return NOT_RUN, "no Vote on a side"
-    toward = _toward_paper(left - right, expect)
-    direction = "the paper's direction" if toward > 0 else "equal" if toward == 0 else "against the paper"
-    return INCONCLUSIVE, f"Vote is one number per row: direction only ({direction})"
+def boundary(expect: str, kind: str = "better", margin: float = 0.0) -> float:
+    """The left - right difference a check tests against: 0 (better), or `margin` the wrong way
+    (not_worse)."""
+    if kind == "better":
+        return 0.0
+    return margin if expect == "<" else -margin
+
+
+def p_value(diff: Difference | None, expect: str, kind: str = "better", margin: float = 0.0) -> float | None:
+    """The p-value behind the verdict: two-sided at the boundary, i.e. twice the one-sided p-value on the
+    estimate's side. Below 5% exactly when the 95% interval excludes the boundary, so it is the verdict's
+    own test (for not_worse: twice the one-sided non-inferiority p at the margin). None without an
+    interval."""
+    return None if diff is None else diff.p_value(boundary(expect, kind, margin))
+
+
+def holm_verdict(raw: str, p_adjusted: float | None, alpha: float = ALPHA) -> str:
+    """A check's verdict after Holm's adjustment: a reproduced or contradicted verdict stands only when
+    its adjusted p-value is at most `alpha`; an adjusted p is never below the raw one, so Holm can only
+    turn a decided verdict into inconclusive."""
+    if raw not in (REPRODUCED, CONTRADICTED) or p_adjusted is None:
+        return raw
+    return raw if p_adjusted <= alpha else INCONCLUSIVE
 
 
 def combine(verdicts: list[str]) -> str:
     """A claim's verdict from its counting checks' verdicts (every check must hold)."""
-    if not verdicts:  # only checks that do not count (a Vote alone, approximate reconstructions)
+    if not verdicts:  # only checks that do not count (Votes, approximate reconstructions)
         return INCONCLUSIVE
     if CONTRADICTED in verdicts:
         return CONTRADICTED

@@ -14,11 +14,12 @@ cli       python -m crelu_repro.tables <table> [--sweep-dir DIR] [--out DIR] [--
 from .cli import main
 from .evidence import NOT_RUN, Evidence, NotCounted, RunRecord, collect
 from .plan import PlannedRun, Table
-from .rows import build_rows, vote_of
+from .rows import build_rows, vote_of, vote_predictions
 from .scores import ScoresError, load_scores
 from .spec import Metric, TableError, TableSpec, table_names
 
 __all__ = [
     "NOT_RUN", "Evidence", "Metric", "NotCounted", "PlannedRun", "RunRecord", "ScoresError", "Table",
     "TableError", "TableSpec", "build_rows", "collect", "load_scores", "main", "table_names", "vote_of",
+    "vote_predictions",
 ]  # fmt: skip

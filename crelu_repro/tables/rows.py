@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..stats import vote_error, welch_difference
+from ..stats import error_rate, vote, welch_difference
 from .evidence import Evidence, RunRecord
 from .scores import ScoresError, load_scores
 
@@ -55,6 +55,13 @@ def build_rows(evidence: Evidence) -> list[dict]:
 def vote_of(runs: list[RunRecord]) -> tuple[float | None, int, str]:
     """(the Vote's error, how many runs voted, a note): over the counted runs whose scores can vote (the
     others are listed as not counted), if they all scored the same test labels."""
+    predicted, labels, voters, note = vote_predictions(runs)
+    return (None if predicted is None else error_rate(predicted, labels)), voters, note
+
+
+def vote_predictions(runs: list[RunRecord]) -> tuple[np.ndarray | None, np.ndarray | None, int, str]:
+    """(the Vote's (N,) labels, the (N,) test labels, how many runs voted, a note), by `vote_of`'s rules:
+    the per-image Vote that the test-set intervals of the claims compare. (None, None, 0, why) without one."""
     scores, labels = [], None
     for run in runs:
         if run.scores_why:
@@ -64,10 +71,10 @@ def vote_of(runs: list[RunRecord]) -> tuple[float | None, int, str]:
         except ScoresError:  # changed since the collector read it: leave it out too
             continue
         if labels is not None and not np.array_equal(labels, lab):
-            return None, 0, "the runs scored different test labels"
+            return None, None, 0, "the runs scored different test labels"
         scores.append(s)
         labels = lab
     if not scores:
-        return None, 0, "no run kept usable test scores" if runs else ""
+        return None, None, 0, "no run kept usable test scores" if runs else ""
     note = f"{len(scores)} of {len(runs)} runs voted" if len(scores) < len(runs) else ""
-    return vote_error(np.stack(scores), labels), len(scores), note
+    return vote(np.stack(scores)), labels, len(scores), note

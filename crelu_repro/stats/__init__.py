@@ -1,13 +1,19 @@
-"""The statistics behind the paper's protocols: error rates, Vote, and a Welch interval for a difference.
+"""The statistics behind the paper's protocols: error rates, Vote, and intervals for a difference.
 
 Vote: each model votes for its top-1 class; the plurality wins; a tie is broken by the summed softmax
 scores of the models (restricted to the tied classes).
+
+Intervals over runs (this module): Welch (two independent sets of runs), paired (runs matched by seed and
+fold, so each pair shares its training data and order), one-sample (runs against a fixed number). They
+cover training randomness and the choice of fold on a fixed test set, not the sampling of the test set.
+Intervals over test images: `stats.exact` (Votes). Family-wise control: `holm`. Planning: `stats.power`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -48,10 +54,20 @@ class Difference:
     n_a: int
     n_b: int  # 0 for a fixed reference (reference_difference)
     why_no_interval: str | None = None
+    method: str = "welch"  # welch | paired | one-sample (runs); mcnemar | binomial (test images)
+    # tails(t) -> (p_above, p_below): one-sided p-values against "the true difference is at most t" and
+    # "at least t". The interval is their inversion: low > t exactly when 2 * p_above < 1 - confidence.
+    tails: Callable[[float], tuple[float, float]] | None = field(default=None, compare=False, repr=False)
 
     @property
     def significant(self) -> bool:
         return self.low is not None and (self.low > 0 or self.high < 0)
+
+    def p_value(self, threshold: float = 0.0) -> float | None:
+        """Two-sided p-value against "the true difference is `threshold`" (None without an interval)."""
+        if self.tails is None or self.low is None:
+            return None
+        return min(1.0, 2 * min(self.tails(threshold)))
 
     @property
     def interval(self) -> tuple[float, float] | None:
@@ -71,8 +87,38 @@ def welch_difference(a: list[float], b: list[float], confidence: float = 0.95) -
     if se == 0:
         return Difference(delta, None, None, None, len(a), len(b), "zero spread on both sides")
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    return _t_difference(delta, se, float(df), len(a), len(b), "welch", confidence)
+
+
+def paired_difference(a: list[float], b: list[float], confidence: float = 0.95) -> Difference | None:
+    """mean(a - b) over matched pairs (a[i] and b[i] share a seed and fold) with the paired t interval
+    (n - 1 df). Fold-to-fold spread that both sides share cancels in a - b. None when there are no pairs;
+    no interval from fewer than 2 pairs or differences without spread."""
+    if len(a) != len(b):
+        raise ValueError(f"paired_difference needs matched pairs, got {len(a)} and {len(b)} values")
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if len(d) == 0:
+        return None
+    delta, n = float(d.mean()), len(d)
+    if n < 2:
+        return Difference(delta, None, None, None, n, n, "fewer than 2 pairs", "paired")
+    se = math.sqrt(d.var(ddof=1) / n)
+    if se == 0:
+        return Difference(delta, None, None, None, n, n, "the pairs' differences have zero spread", "paired")
+    return _t_difference(delta, se, float(n - 1), n, n, "paired", confidence)
+
+
+def _t_difference(
+    delta: float, se: float, df: float, n_a: int, n_b: int, method: str, confidence: float
+) -> Difference:
+    """A t-based Difference: the interval delta ± t(df) se and its one-sided p-values."""
     half = t_quantile(0.5 + confidence / 2, df) * se
-    return Difference(delta, delta - half, delta + half, float(df), len(a), len(b))
+
+    def tails(threshold: float) -> tuple[float, float]:
+        below = _t_cdf((delta - threshold) / se, df)
+        return 1 - below, below
+
+    return Difference(delta, delta - half, delta + half, df, n_a, n_b, None, method, tails)
 
 
 def reference_difference(a: list[float], reference: float, confidence: float = 0.95) -> Difference | None:
@@ -86,12 +132,27 @@ def reference_difference(a: list[float], reference: float, confidence: float = 0
         return None
     delta = float(a.mean() - reference)
     if len(a) < 2:
-        return Difference(delta, None, None, None, len(a), 0, "fewer than 2 values")
+        return Difference(delta, None, None, None, len(a), 0, "fewer than 2 values", "one-sample")
     se = math.sqrt(a.var(ddof=1) / len(a))
     if se == 0:
-        return Difference(delta, None, None, None, len(a), 0, "zero spread")
-    half = t_quantile(0.5 + confidence / 2, len(a) - 1) * se
-    return Difference(delta, delta - half, delta + half, float(len(a) - 1), len(a), 0)
+        return Difference(delta, None, None, None, len(a), 0, "zero spread", "one-sample")
+    return _t_difference(delta, se, float(len(a) - 1), len(a), 0, "one-sample", confidence)
+
+
+def holm(p_values: list[float | None]) -> list[float | None]:
+    """Holm's step-down adjusted p-values for one family (None: no test, not counted in the family).
+
+    Sorted ascending, the i-th smallest (0-based) of m becomes max over j <= i of min(1, (m - j) p_(j)); a
+    hypothesis is rejected at level alpha when its adjusted p-value is at most alpha. This controls the
+    chance of any false rejection in the family at alpha, whatever the dependence between the tests.
+    """
+    tested = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    adjusted: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(tested):
+        running = max(running, min(1.0, (len(tested) - rank) * p))
+        adjusted[i] = running
+    return adjusted
 
 
 def _t_cdf(t: float, df: float) -> float:
