@@ -137,9 +137,9 @@ def announce(shape: RunShape, step_s: float, done_steps: int, device: str) -> tu
         f"{duration(left)} left"
     )
     warning = None
-    if device == "cpu" and left > LONG_ON_CPU_S:
+    if device == "cpu" and whole > LONG_ON_CPU_S:
         warning = (
-            f"this run is expected to take {duration(left)} more on the CPU (over "
-            f"{LONG_ON_CPU_S // 3600} h): for a smoke run add experiment=quick, or train on a GPU"
+            f"this run is expected to take {duration(whole)} on the CPU (over {LONG_ON_CPU_S // 3600} h, "
+            f"{duration(left)} left): for a smoke run add experiment=quick, or train on a GPU"
         )
     return line, warning
