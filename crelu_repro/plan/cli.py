@@ -1,13 +1,16 @@
-"""`python -m crelu_repro.plan [--table T] [--sweeps multirun] [--out results] [--quick] [--steps 20]
-[--warmup 3] [-- OVERRIDES]`: what each table's runs and each claim's power cost, in device-hours
-(what `make plan [TABLE=...]` runs): results/plan.md and plan.json."""
+"""`python -m crelu_repro.plan`: what each table's runs and each claim's power cost, in device-hours.
+
+    python -m crelu_repro.plan [--table T] [--sweeps multirun] [--out results] [--quick] [--steps 20]
+        [--warmup 3] [--claims FILE] [--benchmarks FILE] [-- OVERRIDES]
+
+What `make plan [TABLE=...]` runs: results/plan.md and plan.json."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from ..claims.spec import load_claims
+from ..claims.spec import CLAIMS_YAML, load_claims
 from ..cli_paths import fail, output_dir, write_error
 from ..errors import CreluError
 from ..paths import QUICK_SWEEPS, SWEEPS
@@ -27,6 +30,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="the tables' QUICK recipe")
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per network (20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps before them (3)")
+    parser.add_argument(
+        "--claims", type=Path, default=CLAIMS_YAML, help="the claims file (default: the paper's)"
+    )
     parser.add_argument("--benchmarks", type=Path, default=Path("results/benchmarks.json"),
                         help="the reference card's benchmark report (results/benchmarks.json)")  # fmt: skip
     parser.epilog = "OVERRIDES (after --): the tables' recipe, as `make table-<table> ARGS=` gives it"
@@ -45,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         names = [check_name(args.table)] if args.table else list(table_names())
         tables = [Table(n, args.overrides, args.quick, args.sweeps / n) for n in names]
-        claims, _ = load_claims()
+        claims, _ = load_claims(args.claims)
         output_dir(args.out, "--out")
         prober = Prober(args.steps, args.warmup, args.benchmarks)
         costs = {t.name: prober.table(t) for t in tables}
