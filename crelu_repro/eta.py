@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig
 
+from .datasets import get_dataset
+from .evaluate import evaluate_ten_patch
+
 WARMUP_STEPS = 3  # ours: the first steps pay for allocation, cudnn autotuning and torch.compile: not timed
 MEASURED_STEPS = 10  # ours: enough steps for a steady figure; the clock costs one device sync at each end
 EVAL_COST = 1 / 3  # ours: an evaluated image against a trained one (forward only vs forward + backward)
@@ -40,9 +43,6 @@ class RunShape:
     @classmethod
     def of(cls, cfg: DictConfig, built) -> RunShape:
         """The shape of the run `build(cfg, ...)` made into `built` (a build.Built)."""
-        from .datasets import get_dataset  # the registry imports the data stack: only when a run exists
-        from .evaluate import evaluate_ten_patch
-
         t, loaders = cfg.trainer, built.loaders
         forwards = 10 if get_dataset(cfg.dataset.name).test_metrics is evaluate_ten_patch else 1
         return cls(
@@ -75,9 +75,11 @@ class RunShape:
 class RunClock:
     """Times a run's steps after a warm-up, with one device sync at each end of the measured window.
 
-    `after_step(epoch_end)` is called after every step of this session; it returns True once, when the
-    step time becomes known (after MEASURED_STEPS steps, or earlier at an epoch's end: the evaluation that
-    follows must not enter the window). `now` is the clock (a synced one on CUDA; tests inject theirs)."""
+    `after_step(boundary)` is called after every step of this session (`boundary`: the epoch ends or the
+    run pauses after it); it returns True once, when the
+    step time becomes known (after MEASURED_STEPS steps, or earlier at an epoch's end or a checkpoint pause:
+    the evaluation or the save that follows must not enter the window). `now` is the clock (a synced one
+    on CUDA; tests inject theirs)."""
 
     def __init__(
         self,
@@ -90,16 +92,16 @@ class RunClock:
         self.seen, self.t0, self.window_from = 0, None, 0
         self.step_s: float | None = None
 
-    def after_step(self, epoch_end: bool) -> bool:
+    def after_step(self, boundary: bool) -> bool:
         if self.step_s is not None:
             return False
         self.seen += 1
         if self.t0 is None:
-            if self.seen >= self.warmup and not epoch_end:  # the window opens after the warm-up steps
+            if self.seen >= self.warmup and not boundary:  # the window opens after the warm-up steps
                 self.t0, self.window_from = self.now(), self.seen
             return False
         timed = self.seen - self.window_from
-        if timed >= self.measure or epoch_end:
+        if timed >= self.measure or boundary:
             self.step_s = (self.now() - self.t0) / timed
             return True
         return False

@@ -246,8 +246,9 @@ def train_one_epoch(
         sums.record(loss, logits, y, step)
         done = step + 1
         faults.at_step(state.epoch * steps + done)
-        if clock is not None and clock.after_step(done == steps) and rt.dist.is_main:
-            log_eta(clock, state.epoch * steps + done, rt.device.type)
+        pause = t.checkpoint_every_steps and done % t.checkpoint_every_steps == 0 and done < steps
+        if clock is not None and clock.after_step(done == steps or bool(pause)) and rt.dist.is_main:
+            log_eta(clock, state.epoch * steps + done, rt.device.type)  # (no evaluation or save timed)
         if done % t.log_every == 0 or done == steps:
             sums.flush()
             _raise_if_diverged(sums, state.epoch)  # one sync per log_every steps: stop soon after a NaN
@@ -261,7 +262,6 @@ def train_one_epoch(
                 )
                 tick, tick_step = now, done
         bar.update(1)
-        pause = t.checkpoint_every_steps and done % t.checkpoint_every_steps == 0 and done < steps
         if rt.stop_agreed() or pause:  # every step: a stop is honoured within one step, on every rank
             break
     stopping = rt.stopping

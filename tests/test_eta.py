@@ -36,7 +36,7 @@ def fake_clock(durations: list[float]):
 def test_the_clock_skips_the_warm_up_and_reports_once():
     clock = RunClock(SHAPE, fake_clock([100.0, 102.0, 102.0]), warmup=3, measure=4)
     # the window opens after step 3 (a reading at 100) and closes after step 7 (a reading at 202)
-    reported = [clock.after_step(epoch_end=False) for _ in range(9)]
+    reported = [clock.after_step(boundary=False) for _ in range(9)]
     assert reported == [False] * 6 + [True, False, False]
     assert clock.step_s == pytest.approx(102.0 / 4)
     assert clock.left_s(7) == pytest.approx(SHAPE.seconds(25.5, 7))

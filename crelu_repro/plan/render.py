@@ -103,8 +103,9 @@ def _claims_intro() -> str:
     return (
         f"Per check: the fewest runs a side for {POWER:.0%} power at {ALPHA:.0%} (two-sided) to detect the "
         "paper's own difference (turned so that positive is the claimed direction; a not-worse check adds "
-        "its margin), from the noncentral t (crelu_repro/stats/power.py: Welch between two rows, one-sample "
-        "against a quoted number). A side's spread is our runs' std where it has at least 2, else the "
+        "its margin), from the noncentral t (crelu_repro/stats/power.py: Welch between two rows, its power "
+        "averaged over the sample variances; one-sample against a quoted number). A side's spread is our "
+        "runs' std where it has at least 2, else the "
         "paper's printed spread, else the other side's. Per claim: each row needs the most runs any of its "
         "checks asks; hours on this machine, and those still to run beyond the runs we have. Each check "
         "has this power alone: a claim that needs all its checks to hold has less."
