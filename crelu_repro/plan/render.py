@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from pathlib import Path
@@ -17,8 +18,8 @@ from .sizes import ALPHA, POWER, ClaimPlan, Side, SizedCheck
 def machine(device: str) -> dict:
     card = torch.cuda.get_device_name() if device.startswith("cuda") else None
     return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "device": device or "none probed",
-            "card": card, "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
-            "code": runio.code_version()}  # fmt: skip
+            "card": card, "cpu": platform.processor() or platform.machine(), "load": os.getloadavg()[0],
+            "torch": torch.__version__, "code": runio.code_version()}  # fmt: skip
 
 
 def write(out: Path, meta: dict, tables: list[TableCost], claims: list[ClaimPlan]) -> Path:
@@ -40,7 +41,8 @@ def markdown(meta: dict, tables: list[TableCost], claims: list[ClaimPlan]) -> st
         "# What the tables and claims cost",
         "",
         "Written by `make plan` (`python -m crelu_repro.plan`). Hours are device-hours on this machine "
-        f"({where}; {m['cpu']}, torch {m['torch']}, code `{m['code']}`, {m['date']}), from a probe of "
+        f"({where}; {m['cpu']}, load average {m['load']:.1f} at the end, torch {m['torch']}, code "
+        f"`{m['code']}`, {m['date']}), from a probe of "
         f"{probe['steps']} training steps per network after {probe['warmup']} warm-up steps, through the "
         "trainer's own build and step, times each run's epochs x steps; evaluation is added at "
         f"{EVAL_COST:.2f} of a training step per image. {REFERENCE_CARD}: the same from the reference "
