@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
-.PHONY: help install test test-slow lint train tensorboard benchmark tables table-params figures claims gpu-session \
+.PHONY: help install test test-slow lint train tensorboard benchmark tables table-params figures claims plan gpu-session \
 	gpu-session-rehearsal clean
 
 # QUICK=1 runs a table's QUICK recipe instead (each experiment's `table.quick` node: a data subset, one
@@ -65,6 +65,12 @@ table-%: $(STAMP)
 	$(PY) train.py -m $$sweep $(ARGS); status=$$?; \
 	$(TABLE_CLI) --out $(TABLES_OUT) -- $(ARGS) || exit $$?; \
 	exit $$status
+
+# TABLE=<table>: that table and the claims resting on it (default: every table and claim); ARGS="--steps 5"
+# probes fewer steps, ARGS="-- trainer.epochs=350 sched=step" prices that recipe.
+plan: $(STAMP)  ## what each table and claim costs in device-hours: results/plan.md (+ .json); TABLE=<table>
+	$(PY) -m crelu_repro.plan --sweeps $(SWEEPS) --out $(TABLES_OUT) $(if $(TABLE),--table $(TABLE)) \
+		$(if $(QUICK),--quick) $(ARGS)
 
 # The GPU session runs on a machine with torch but no .venv (source .gpu-kit/bootstrap.sh first): its python
 # is GPU_PY. Knobs in the environment or on the command line: BUDGET_S, SUMMARY_DIR, RUNS_DIR, STEPS (see the

@@ -31,6 +31,7 @@ from .build import Built, build
 from .config import validate
 from .datasets import get_dataset
 from .errors import Preempted, TrainingError
+from .eta import RunClock, RunShape, announce, clock_text
 from .evaluate import top1_error
 from .models import label, layout, variant_of
 from .optim import load_optimizer_state
@@ -200,10 +201,11 @@ def fit(cfg: DictConfig, built: Built, state: TrainState, run: RunDir) -> None:
     )  # fmt: skip
     if rt.stop_agreed(settle=True):  # a signal while the data was read: nothing trained; leave a checkpoint
         run.save_checkpoint(checkpoint(built, state, run))
+    clock = RunClock(RunShape.of(cfg, built), lambda: synced_time(rt.device))  # the run's ETA
     while state.epoch < t.epochs and not rt.stopping:
         t0 = synced_time(rt.device)
         state.step = train_one_epoch(
-            built.model, built.loaders.train, built.optimizer, built.scheduler, rt, state, cfg
+            built.model, built.loaders.train, built.optimizer, built.scheduler, rt, state, cfg, clock
         )
         if state.step >= built.steps_per_epoch:  # else a pause: periodic checkpoint or an agreed stop
             end_epoch(cfg, built, state, run, synced_time(rt.device) - t0)
@@ -219,15 +221,16 @@ def preempted(what: str) -> Preempted:
     )
 
 
-def train_one_epoch(model, loader, optimizer, scheduler, rt, state: TrainState, cfg: DictConfig) -> int:
+def train_one_epoch(
+    model, loader, optimizer, scheduler, rt, state: TrainState, cfg: DictConfig, clock: RunClock | None = None
+) -> int:
     """Train epoch `state.epoch` from step `state.step` until it ends, a periodic pause is due or the ranks
-    agree to stop; return the number of steps done (the next step to run)."""
+    agree to stop; return the number of steps done (the next step to run). `clock` times the steps for the
+    run's ETA (logged once, and the bar's time left)."""
     t, sums = cfg.trainer, state.sums
     steps = loader.steps_per_epoch(t.batch_size)
     model.train()
-    bar = tqdm(
-        total=steps, initial=state.step, desc=f"epoch {state.epoch + 1}/{t.epochs}", disable=not rt.progress
-    )
+    bar = progress_bar(state, steps, t.epochs, rt.progress)
     tick, tick_step, done = time.perf_counter(), state.step, state.step
     batches = loader.train_epoch(t.batch_size, cfg.seed, state.epoch, rt.dist.rank, rt.dist.world, state.step)
     for step, (x, y) in enumerate(batches, start=state.step):  # x: (B, 3, H, W), y: (B,)
@@ -243,19 +246,22 @@ def train_one_epoch(model, loader, optimizer, scheduler, rt, state: TrainState, 
         sums.record(loss, logits, y, step)
         done = step + 1
         faults.at_step(state.epoch * steps + done)
+        pause = t.checkpoint_every_steps and done % t.checkpoint_every_steps == 0 and done < steps
+        if clock is not None and clock.after_step(done == steps or bool(pause)) and rt.dist.is_main:
+            log_eta(clock, state.epoch * steps + done, rt.device.type)  # (no evaluation or save timed)
         if done % t.log_every == 0 or done == steps:
             sums.flush()
             _raise_if_diverged(sums, state.epoch)  # one sync per log_every steps: stop soon after a NaN
             if rt.progress:  # the bar's figures cost more syncs: only when someone watches
                 now = time.perf_counter()
                 bar.set_postfix(
+                    run_left=clock_text(clock.left_s(state.epoch * steps + done) if clock else None),
                     loss=f"{sums.loss.item() / sums.seen.item():.3f}",
                     err=f"{100 * sums.errors.item() / sums.seen.item():.1f}%",
                     img_s=f"{(done - tick_step) * t.batch_size / max(now - tick, 1e-9):,.0f}",
                 )
                 tick, tick_step = now, done
         bar.update(1)
-        pause = t.checkpoint_every_steps and done % t.checkpoint_every_steps == 0 and done < steps
         if rt.stop_agreed() or pause:  # every step: a stop is honoured within one step, on every rank
             break
     stopping = rt.stopping
@@ -265,6 +271,30 @@ def train_one_epoch(model, loader, optimizer, scheduler, rt, state: TrainState, 
     sums.flush()
     _raise_if_diverged(sums, state.epoch)  # never checkpoint a diverged state
     return done
+
+
+BAR = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}, {postfix}]"  # no tqdm ETA: ours
+
+
+def progress_bar(state: TrainState, steps: int, epochs: int, enabled: bool) -> tqdm:
+    """The bar over the whole run's steps; its time left is the run's (RunClock: training and evaluation
+    to the end, in the postfix), not tqdm's rate over this epoch's steps."""
+    done, desc = state.epoch * steps + state.step, f"epoch {state.epoch + 1}/{epochs}"
+    return tqdm(
+        total=epochs * steps,
+        initial=done,
+        desc=desc,
+        disable=not enabled,
+        postfix={"run_left": "?"},
+        bar_format=BAR,
+    )
+
+
+def log_eta(clock: RunClock, done_steps: int, device: str) -> None:
+    line, warning = announce(clock.shape, clock.step_s, done_steps, device)
+    log.info(line)
+    if warning:
+        log.warning(warning)
 
 
 def _raise_if_diverged(sums: EpochSums, epoch: int) -> None:

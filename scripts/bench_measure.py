@@ -6,7 +6,6 @@ naive torchvision-style reference timed on one model and batch size, input pipel
 from __future__ import annotations
 
 import gc
-import math
 import statistics
 from collections.abc import Callable, Iterator
 from itertools import count
@@ -28,50 +27,24 @@ from crelu_repro.datasets import feeder_for
 from crelu_repro.distributed import Dist
 from crelu_repro.models import build_model, build_variant
 from crelu_repro.optim import make_optimizer
+from crelu_repro.probe import Probe, outlasting_epochs
 from crelu_repro.runtime import setup_backends, synced_time
-from crelu_repro.trainer import EpochSums, TrainState, train_one_epoch
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-class Probe:
-    """Feeds the trainer from `loader` and stamps a synced clock when step `mark` starts; its epochs end
-    once `stop` steps ran in all (the trainer then returns the steps it did, as at a pause)."""
-
-    def __init__(self, loader, mark: int, stop: int, dev: torch.device) -> None:
-        self.loader, self.mark, self.stop, self.done, self.t0, self.dev = loader, mark, stop, 0, 0.0, dev
-
-    def steps_per_epoch(self, batch: int) -> int:
-        return self.loader.steps_per_epoch(batch)
-
-    def train_epoch(self, *args) -> Iterator:
-        for batch in self.loader.train_epoch(*args):
-            if self.done == self.stop:
-                return
-            if self.done == self.mark:
-                self.t0 = synced_time(self.dev)  # every warm-up step has finished
-            self.done += 1
-            yield batch
 
 
 def project_train(cfg: DictConfig, splits: Splits, dev: torch.device, a) -> dict:
     """img/s of `train_one_epoch` over a.steps steps after a.warmup, on what `build` makes of `cfg` (the
     trainer's own build step); then the model step alone (a bound)."""
     t = cfg.trainer
-    t.epochs = math.ceil((a.warmup + a.steps) / (len(splits.train.labels) // t.batch_size)) + 1  # lr outlasts
+    t.epochs = outlasting_epochs(cfg, a.warmup + a.steps, len(splits.train.labels))  # the lr outlasts
     fresh(dev)
     setup_backends(cfg, dev)
     built = build(cfg, dev, Dist(), splits)
     if a.imagenet_decode and hasattr(built.loaders.train, "decode"):
         built.loaders.train.decode = a.imagenet_decode  # the benchmark's own comparison of decode paths
-    per_epoch, rt = built.steps_per_epoch, built.rt
-    probe = Probe(built.loaders.train, a.warmup, a.warmup + a.steps, dev)
-    state = TrainState(EpochSums.zeros(dev))
-    while probe.done < probe.stop:
-        state.step = train_one_epoch(built.model, probe, built.optimizer, built.scheduler, rt, state, cfg)
-        if state.step >= per_epoch:
-            state.epoch, state.step, state.sums = state.epoch + 1, 0, EpochSums.zeros(dev)
-    seconds, peak = synced_time(dev) - probe.t0, peak_mib(dev)
+    seconds = Probe(built.loaders.train, a.warmup, a.warmup + a.steps, dev).run(built, cfg)
+    peak, rt = peak_mib(dev), built.rt
     # Recompiles (dynamic shapes...), graph breaks, CUDA graphs refused: why a compile mode is slow.
     graphs = [counters["stats"]["unique_graphs"], sum(counters["graph_break"].values())]
     graphs = " / ".join(map(str, [*graphs, counters["inductor"]["cudagraph_skips"]]))

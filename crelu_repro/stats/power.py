@@ -67,3 +67,31 @@ def runs_needed(power_at, target: float = 0.8, limit: int = 10_000) -> int | Non
         mid = (low + high) // 2
         low, high = (low, mid) if power_at(mid) >= target else (mid + 1, high)
     return low
+
+
+def welch_power_exact(delta: float, sd_a: float, sd_b: float, runs: int, alpha: float = 0.05) -> float:
+    """Power of the Welch interval with `runs` per side, averaged over both sample variances (and so over
+    the df Welch estimates from them), where `welch_power` fixes the df at its expected value. That
+    overstates the power at few runs: with 2 a side the estimated df falls anywhere in [1, 2], whose t
+    quantiles are 12.7 and 4.3 (for a difference of 0.81 with spreads 0.11 and 0.09: 0.68, not 0.95).
+
+    Given the sample variances, the difference of the means is normal (independent of them), so the power
+    is E[Phi((|delta| - c(df) se) / sigma) + Phi((-|delta| - c(df) se) / sigma)] over two independent
+    chi2(runs - 1) draws, computed on a grid; c(df) is interpolated in 1/df between exact t quantiles.
+    """
+    if runs < 2:
+        return 0.0
+    va, vb, k = sd_a**2, sd_b**2, runs - 1
+    if va + vb == 0:
+        return 1.0 if delta else alpha
+    w = np.linspace(0.0, math.sqrt(k) + 12.0, 241)[1:]  # (G,): W = sqrt(chi2(k)), as in t_test_power
+    p = np.exp((k - 1) * np.log(w) - w**2 / 2 - (k / 2 - 1) * math.log(2) - math.lgamma(k / 2))
+    p /= p.sum()  # (G,) probability weights of the grid points
+    sa2, sb2 = (va * w**2 / k)[:, None], (vb * w**2 / k)[None, :]  # (G, 1), (1, G): sample variances
+    se2 = (sa2 + sb2) / runs  # (G, G)
+    df = np.clip(se2**2 * k / ((sa2 / runs) ** 2 + (sb2 / runs) ** 2), k, 2 * k)  # Welch's, in [k, 2k]
+    inverse = np.linspace(1 / (2 * k), 1 / k, 17)  # (17,) 1/df: t quantiles are smooth in it
+    c = np.interp(1 / df, inverse, [t_quantile(1 - alpha / 2, 1 / x) for x in inverse])  # (G, G)
+    sigma, se = math.sqrt((va + vb) / runs), np.sqrt(se2)
+    reject = _normal_cdf((abs(delta) - c * se) / sigma) + _normal_cdf((-abs(delta) - c * se) / sigma)
+    return float(np.clip((p[:, None] * p[None, :] * reject).sum(), 0.0, 1.0))
