@@ -5,7 +5,7 @@
     other sweeps  <sweep dir>/<job number>_<its overrides, made one safe name>   (sweep_subdir)
 
 A table run's <recipe> folder is there only when overrides change the recipe its experiment file declares
-(`trainer.epochs=350 sched=step` -> `sched=step,trainer.epochs=350/`; config.recipe_overrides picks them),
+(`trainer.epochs=350 sched=step` -> `sched=step,trainer.epochs=350/`; identity.recipe_overrides picks them),
 so runs of two recipes never share a directory. Every component is made of config values passed through
 `safe_path_component`, so no value (`../../x`, `/abs`, a label with a slash) can move a run outside its
 sweep directory.

@@ -17,8 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+from omegaconf import DictConfig, OmegaConf
+
 from . import jsonio
+from .build import Built
 from .errors import CreluError
+from .identity import identity
+from .models import label, variant_of
+from .provenance import code_version
+from .runio import write_json
+from .schema import choice
+from .train_state import TrainState
 
 RESULT = "result.json"
 WHAT, ERRORS, DATA, TIMING, PROVENANCE = "what", "errors", "data", "timing", "provenance"
@@ -182,16 +192,9 @@ def deterministic_part(result: Result | dict) -> dict:
     return kept
 
 
-def make_result(cfg: Any, built: Any, state: Any, metrics: dict) -> Result:
+def make_result(cfg: DictConfig, built: Built, state: TrainState, metrics: dict[str, float]) -> Result:
     """The one builder of a Result: `cfg` the resolved config, `built` the run's Built (build.py), `state`
-    its TrainState (trainer.py), `metrics` the final errors (trainer.final_metrics)."""
-    import torch
-    from omegaconf import OmegaConf
-
-    from .config import choice, identity
-    from .models import label, variant_of
-    from .runio import code_version
-
+    its TrainState (train_state.py), `metrics` the final errors (trainer.final_metrics)."""
     rt, loaders = built.rt, built.loaders
     steady = state.history[1:] or state.history  # the first epoch pays for compilation and warm-up
     kfold = choice(cfg.eval.protocol) == "kfold"
@@ -213,8 +216,6 @@ def make_result(cfg: Any, built: Any, state: Any, metrics: dict) -> Result:
 
 def write_result(run_dir: Path, result: Result) -> None:
     """Write result.json atomically: its presence means the run is complete."""
-    from .runio import write_json
-
     write_json(Path(run_dir) / RESULT, result.to_json())
 
 

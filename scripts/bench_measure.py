@@ -29,7 +29,8 @@ from crelu_repro.distributed import Dist
 from crelu_repro.models import build_model, build_variant
 from crelu_repro.optim import make_optimizer
 from crelu_repro.runtime import setup_backends, synced_time
-from crelu_repro.trainer import EpochSums, TrainState, train_one_epoch
+from crelu_repro.train_state import EpochSums, TrainState
+from crelu_repro.trainer import train_one_epoch
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -189,7 +189,7 @@ def render(info: dict) -> str:
 
 
 def summarize(a: argparse.Namespace) -> int:
-    from crelu_repro import runio
+    from crelu_repro import provenance, runio
 
     out, runs = a.out, a.runs
     out.mkdir(parents=True, exist_ok=True)
@@ -205,7 +205,7 @@ def summarize(a: argparse.Namespace) -> int:
         "stopped": a.stopped,
         "runs": str(runs),
         "steps_s": sum(int(s["seconds"] or 0) for s in steps),
-        "code": runio.code_version(),
+        "code": provenance.code_version(),
         "machine": report["machine"] if report else {},
         "steps": steps,
         "accuracy": acc,

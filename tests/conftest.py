@@ -217,14 +217,14 @@ def stopped_run(cifar_root, tmp_path_factory) -> Path:
 def renamed_run(trained: Path, run_dir: Path, model: str, classes: int) -> Path:
     """A finished run of `model` at `run_dir`: the trained run's files, with the model renamed and fresh
     weights of that model (for analyses that need a loadable finished run, not a trained one)."""
-    from crelu_repro import runio
+    from crelu_repro import checkpoint, runio
     from crelu_repro.models import build_model, load_variant
 
     shutil.copytree(trained, run_dir)
     result = json.loads((run_dir / "result.json").read_text())
     result["model"] = model
     result["config"]["model"] = dataclasses.asdict(load_variant(model))
-    runio.save_checkpoint(run_dir, {"model": build_model(model, classes).state_dict()})
+    checkpoint.save_checkpoint(run_dir, {"model": build_model(model, classes).state_dict()})
     runio.write_json(run_dir / "result.json", result)
     return run_dir
 

@@ -10,7 +10,9 @@ from conftest import REPO
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from crelu_repro.config import CONFIG_DIR, register, validate
+from crelu_repro.config import register
+from crelu_repro.config_checks import validate
+from crelu_repro.config_files import CONFIG_DIR
 from crelu_repro.errors import ConfigError
 from crelu_repro.models import MODEL_NAMES
 

@@ -13,7 +13,9 @@ import yaml
 from conftest import REPO
 from hydra import compose, initialize_config_dir
 
-from crelu_repro.config import CONFIG_DIR, register, validate
+from crelu_repro.config import register
+from crelu_repro.config_checks import validate
+from crelu_repro.config_files import CONFIG_DIR
 from crelu_repro.errors import ConfigError
 from crelu_repro.models import MODEL_NAMES, Variant, baseline, build_variant, label, load_variant, variant_of
 
