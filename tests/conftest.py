@@ -35,6 +35,19 @@ TINY = [
 ]
 
 
+@pytest.fixture(scope="module")
+def composer():
+    """compose(*overrides, return_hydra_config=...) inside one Hydra initialization per test module."""
+    from hydra import compose, initialize_config_dir
+
+    from crelu_repro.config import register
+    from crelu_repro.config_files import CONFIG_DIR
+
+    register()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        yield lambda *overrides, **kw: compose("train", overrides=list(overrides), **kw)
+
+
 @pytest.fixture(scope="session")
 def cifar_root(tmp_path_factory) -> Path:
     """CIFAR-10 and CIFAR-100 in the canonical layout: 128 train / 64 test images each."""

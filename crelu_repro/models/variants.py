@@ -15,6 +15,7 @@ import functools
 
 from omegaconf import DictConfig, OmegaConf
 
+from ..activations import get_activation
 from ..config_files import load_group_file, open_tables, options
 from ..errors import ConfigError
 from ..schema import ModelConfig
@@ -64,10 +65,10 @@ def _factor(layer: object, value: object) -> float:
 
 
 def signature(variant: Variant) -> tuple:
-    """What decides the network: each layer's (activation, width), BN, and CReLU's base where CReLU is
-    used."""
+    """What decides the network: each layer's (activation, width), BN, and the base where an activation
+    that takes one (CReLU) is used."""
     layers = tuple(assignments(FAMILIES[variant.family], variant))
-    base = variant.crelu_base if any(act == "crelu" for _, act, _ in layers) else None
+    base = variant.crelu_base if any(get_activation(act).takes_base for _, act, _ in layers) else None
     return variant.family, layers, variant.batchnorm, base
 
 
