@@ -16,7 +16,7 @@ from crelu_repro import runtime, sweep
 from crelu_repro.cli_paths import fail
 from crelu_repro.config import check_override_keys, register
 from crelu_repro.config_files import CONFIG_DIR, groups
-from crelu_repro.errors import CreluError
+from crelu_repro.errors import INTERRUPTED, CreluError
 
 register()
 
@@ -51,7 +51,7 @@ if __name__ == "__main__":
             main()
     except KeyboardInterrupt:  # a second Ctrl-C: no checkpoint was waited for, but every file is whole
         print("interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     if sweep.SWEEP:
         print(sweep.SWEEP.summary(), file=sys.stderr)
         sys.exit(sweep.SWEEP.exit_code)

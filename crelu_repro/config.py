@@ -14,7 +14,7 @@ from .config_files import CONFIG_DIR, open_tables
 from .errors import ConfigError
 from .identity import recipe_overrides
 from .models import label, variant_of
-from .paths import run_subdir, safe_path_component, sweep_subdir
+from .paths import SWEEPS, run_subdir, safe_path_component, sweep_subdir, table_sweep_dir
 from .schema import TrainConfig
 
 
@@ -47,6 +47,8 @@ def register() -> None:
     if not OmegaConf.has_resolver("run_subdir"):  # the run-directory patterns live in paths.py
         OmegaConf.register_new_resolver("run_subdir", _table_run_subdir)
         OmegaConf.register_new_resolver("sweep_subdir", sweep_subdir)
+        OmegaConf.register_new_resolver("table_sweep_dir", table_sweep_dir)
+        OmegaConf.register_new_resolver("sweeps", lambda: SWEEPS)
 
 
 def _table_run_subdir(model: DictConfig, dataset: str, seed: int, fold: int, task: object = ()) -> str:

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from . import checkpoint, distributed, faults, provenance, runio
 from .cli_paths import output_dir
 from .dashboard import FINAL_METRICS, HPARAMS, TB, Dashboard
-from .errors import ConfigError, CreluError, Preempted, StorageError, TrainingError
+from .errors import ConfigError, CreluError, Preempted, RunDirBusy, StorageError, TrainingError
 from .identity import canonical_identity, identity
 from .models import expected_layout, layout_changes, variant_of
 from .results import RESULT, EpochRecord, Result, read_result, write_result
@@ -36,12 +36,6 @@ LOG = "train.log"
 HYDRA = ".hydra"
 # Every name a run writes (or reads back) in its directory; README "Outputs" lists them.
 OWN_NAMES = (LOCK, LOG, HYDRA, TB, checkpoint.CHECKPOINT, runio.SCORES, runio.LABELS, RESULT)
-
-
-class RunDirBusy(CreluError):
-    """Another live process trains into this directory."""
-
-    exit_code = 75  # EX_TEMPFAIL: try again later
 
 
 class RunDir:

@@ -190,6 +190,7 @@ def render(info: dict) -> str:
 
 def summarize(a: argparse.Namespace) -> int:
     from crelu_repro import provenance, runio
+    from crelu_repro.errors import FAILED
 
     out, runs = a.out, a.runs
     out.mkdir(parents=True, exist_ok=True)
@@ -235,9 +236,9 @@ def summarize(a: argparse.Namespace) -> int:
     print(f"== wrote {len(FILES)} files to {out}: {', '.join(FILES)}\n")
     print("\n".join([*table(steps, "step status seconds limit note"), *table(info["figures"], FIGURE_COLS)]))
     if big:
-        return 1
+        return FAILED
     bad = [s["step"] for s in steps if s["status"] not in ("ok", "skipped")]
-    return 1 if bad or a.stopped else 0
+    return FAILED if bad or a.stopped else 0
 
 
 def digest(path: Path) -> None:
