@@ -121,8 +121,10 @@ def _not_read(cfg: DictConfig) -> list[str]:
     for key, (choice_key, readers) in {**_dataset_readers(), **READ_ONLY_BY}.items():
         section, leaf = key.split(".")
         chosen = choice(OmegaConf.select(cfg, choice_key))
+        if chosen in readers:
+            continue
         value, default = _plain(OmegaConf.select(cfg, key)), _file_value(section, chosen, leaf)
-        if chosen not in readers and value != default:
+        if value != default:
             problems.append(
                 f"{key}={value!r} has no effect with {choice_key}={chosen}: only "
                 f"{' and '.join(readers)} read{'s' * (len(readers) == 1)} it (default {default!r}); remove it"
