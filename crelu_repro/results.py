@@ -1,4 +1,4 @@
-"""result.json: its declared schema, the one function that builds it, and the readers everyone uses.
+"""result.json: its declared schema, its writer and the readers everyone uses (trainer.make_result builds it).
 
 The file stays flat (the field names are a contract: tables, analysis, summaries, outside checks), but each
 field belongs to a group: what ran, its errors, the data it saw, timing, provenance. Timing and provenance
@@ -9,7 +9,6 @@ part of a result" is everything else: `deterministic_part`.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import json
 import math
 from collections.abc import Callable, Iterator
@@ -17,18 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-from omegaconf import DictConfig, OmegaConf
-
 from . import jsonio
-from .build import Built
 from .errors import CreluError
-from .identity import identity
-from .models import label, variant_of
-from .provenance import code_version
 from .runio import write_json
-from .schema import choice
-from .train_state import TrainState
 
 RESULT = "result.json"
 WHAT, ERRORS, DATA, TIMING, PROVENANCE = "what", "errors", "data", "timing", "provenance"
@@ -190,28 +180,6 @@ def deterministic_part(result: Result | dict) -> dict:
         {k: v for k, v in h.items() if group_of(k, EpochRecord) not in drop} for h in plain["history"]
     ]
     return kept
-
-
-def make_result(cfg: DictConfig, built: Built, state: TrainState, metrics: dict[str, float]) -> Result:
-    """The one builder of a Result: `cfg` the resolved config, `built` the run's Built (build.py), `state`
-    its TrainState (train_state.py), `metrics` the final errors (trainer.final_metrics)."""
-    rt, loaders = built.rt, built.loaders
-    steady = state.history[1:] or state.history  # the first epoch pays for compilation and warm-up
-    kfold = choice(cfg.eval.protocol) == "kfold"
-    return Result(
-        model=label(variant_of(cfg.model)), dataset=cfg.dataset.name, protocol=choice(cfg.eval.protocol),
-        seed=cfg.seed, fold=cfg.eval.fold if kfold else None, epochs=cfg.trainer.epochs, params=built.params,
-        **metrics,
-        num_train=len(loaders.train), num_val=len(loaders.val or ()), num_test=len(loaders.test),
-        unreadable_files=loaders.unreadable(), dataset_warnings=built.splits.warnings,
-        data_fingerprint=built.splits.fingerprint,
-        history=[EpochRecord(**h) for h in state.history],
-        wall_s=state.wall_s, images_per_s=sum(h["images_per_s"] for h in steady) / max(1, len(steady)),
-        device=torch.cuda.get_device_name(rt.device) if rt.device.type == "cuda" else "cpu",
-        world_size=rt.dist.world, torch=torch.__version__, code_version=code_version(),
-        finished=datetime.datetime.now().isoformat(timespec="seconds"), identity=identity(cfg),
-        config=OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
-    )  # fmt: skip
 
 
 def write_result(run_dir: Path, result: Result) -> None:

@@ -7,7 +7,7 @@
     TrainState      train_state.py    fresh, or from the checkpoint
     fit             here              the epoch loop (`train_one_epoch`): pauses, saves, preemption
     final_metrics   here              the dataset's test metrics, val, a clean train-error pass
-    make_result     results.py        result.json, written last
+    make_result     here              the Result (results.py declares it), written last
 
 The loop keeps everything on the device between log points (no per-step host sync): losses and errors
 are summed in device tensors, a non-finite loss is remembered by step and raised at the next sync.
@@ -17,13 +17,14 @@ so rerunning the same command in the same run directory resumes and ends with th
 
 from __future__ import annotations
 
+import datetime
 import logging
 import time
 from dataclasses import asdict
 
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from . import faults
@@ -33,10 +34,13 @@ from .config_checks import validate
 from .datasets import get_dataset
 from .errors import Preempted, TrainingError
 from .evaluate import top1_error
+from .identity import identity
 from .models import label, layout, variant_of
-from .results import EpochRecord, make_result
+from .provenance import code_version
+from .results import EpochRecord, Result
 from .run_dir import RunDir
 from .runtime import STOP, check_environment, rng_state, session, synced_time
+from .schema import choice
 from .train_state import EpochSums, TrainState
 
 log = logging.getLogger("crelu_repro")
@@ -194,3 +198,25 @@ def final_metrics(cfg: DictConfig, built: Built) -> tuple[dict, torch.Tensor, to
     metrics["val_error"] = top1_error(built.model, loaders.val, bs, rt) if loaders.val else None
     metrics["train_error"] = top1_error(built.model, loaders.train_eval, bs, rt)
     return metrics, scores, labels
+
+
+def make_result(cfg: DictConfig, built: Built, state: TrainState, metrics: dict[str, float]) -> Result:
+    """The one builder of a Result (results.py declares it): `cfg` the resolved config, `built` the run's
+    Built (build.py), `state` its TrainState (train_state.py), `metrics` the final errors (final_metrics)."""
+    rt, loaders = built.rt, built.loaders
+    steady = state.history[1:] or state.history  # the first epoch pays for compilation and warm-up
+    kfold = choice(cfg.eval.protocol) == "kfold"
+    return Result(
+        model=label(variant_of(cfg.model)), dataset=cfg.dataset.name, protocol=choice(cfg.eval.protocol),
+        seed=cfg.seed, fold=cfg.eval.fold if kfold else None, epochs=cfg.trainer.epochs, params=built.params,
+        **metrics,
+        num_train=len(loaders.train), num_val=len(loaders.val or ()), num_test=len(loaders.test),
+        unreadable_files=loaders.unreadable(), dataset_warnings=built.splits.warnings,
+        data_fingerprint=built.splits.fingerprint,
+        history=[EpochRecord(**h) for h in state.history],
+        wall_s=state.wall_s, images_per_s=sum(h["images_per_s"] for h in steady) / max(1, len(steady)),
+        device=torch.cuda.get_device_name(rt.device) if rt.device.type == "cuda" else "cpu",
+        world_size=rt.dist.world, torch=torch.__version__, code_version=code_version(),
+        finished=datetime.datetime.now().isoformat(timespec="seconds"), identity=identity(cfg),
+        config=OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
+    )  # fmt: skip
