@@ -13,10 +13,12 @@ from claims_fixture import planned, run_config
 from conftest import IMAGENET_ARGS, REPO, renamed_run, run_train, train_env
 
 from crelu_repro import runio
-from crelu_repro.paths import run_subdir
 
 SCRIPT = [sys.executable, str(REPO / "scripts" / "figures.py")]
 SMALL = ["--images", "48", "--pool", "6", "--recon-images", "1", "--recon-iters", "200"]
+# The tiny ImageNet tree has 4 classes: its runs are the imagenet table's under this recipe (their own
+# folder), and the figures are asked for that recipe, as `make figures ARGS=` would be.
+RECIPE = {"cifar10": (), "imagenet": ("dataset.num_classes=4",)}
 
 
 def figures(*args: str) -> subprocess.CompletedProcess:
@@ -29,7 +31,7 @@ def place(trained: Path, sweeps: Path, table: str, dataset: str, model: str) -> 
     """`renamed_run` as `table`'s first planned run of `model` (seed 0 / fold 0): at its place, with fresh
     weights for its planned classes and its planned seed, fold, config and identity (reading the trained
     run's data), so that the table, and so the figures, count it."""
-    run = planned(sweeps, table, model, dataset, 0)
+    run = planned(sweeps, table, model, dataset, 0, overrides=RECIPE[dataset])
     renamed_run(trained, run.path, model, run.classes)
     result = json.loads((run.path / "result.json").read_text())
     config = run_config(run, root=result["config"]["dataset"]["root"])
@@ -61,14 +63,17 @@ def sweeps(finished_run, imagenet_root, tmp_path_factory) -> Path:
 @pytest.mark.slow  # real processes, long: in `make test-slow` (CI runs both)
 def test_figures_come_from_the_table_runs_of_both_datasets(sweeps, tmp_path):
     out = tmp_path / "figures"
-    proc = figures("--sweeps", str(sweeps), "--out", str(out), *SMALL)
-    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    for name in ("cifar10", "imagenet"):
+        args = ["--sweeps", str(sweeps), "--out", str(out), "--sets", name, *SMALL, "--", *RECIPE[name]]
+        proc = figures(*args)
+        assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     for name in ("cifar10", "imagenet"):
         for figure in ("pairing", "invariance", "reconstruction"):
             assert (out / name / f"{figure}.png").read_bytes()[:4] == b"\x89PNG", (name, figure)
         pairing = json.loads((out / name / "pairing.json").read_text())
+        table = "convpool" if name == "cifar10" else "imagenet"
         assert [r["run_dir"] for r in pairing["runs"]] == [
-            str(sweeps / ("convpool" if name == "cifar10" else "imagenet") / run_subdir(m, name, 0, 0))
+            str(planned(sweeps, table, m, name, 0, overrides=RECIPE[name]).path)
             for m in (("relu", "crelu") if name == "cifar10" else ("allcnnb_relu", "allcnnb_crelu_conv1_7"))
         ]
     imagenet = json.loads((out / "imagenet" / "pairing.json").read_text())["runs"][0]["layers"]

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.slow
 def test_killed_sweep_reruns_only_unfinished_runs_and_the_table_is_complete(cifar_root, tmp_path):
     sweep_dir = tmp_path / "convpool"
     grid = ["-m", "experiment=convpool", "model=relu,crelu_half", "dataset=cifar10", "eval.models=3"]
-    cmd = train_cmd([*grid, f"dataset.root={cifar_root}", f"hydra.sweep.dir={sweep_dir}", *TINY[:-1]])
+    recipe = [*grid[2:], f"dataset.root={cifar_root}", *TINY[:-1]]
+    cmd = train_cmd([*grid[:2], *recipe, f"hydra.sweep.dir={sweep_dir}"])
     proc = start(cmd)
     deadline = time.time() + 600
     while len(list(sweep_dir.rglob("result.json"))) < 2 and proc.poll() is None and time.time() < deadline:
@@ -31,7 +32,7 @@ def test_killed_sweep_reruns_only_unfinished_runs_and_the_table_is_complete(cifa
     trained, skipped = map(int, re.search(r"sweep: (\d+) trained, (\d+) skipped", rerun.stderr).groups())
     assert (trained, skipped) == (6 - finished, finished)
 
-    out = render_table("convpool", sweep_dir, tmp_path)
+    out = render_table("convpool", sweep_dir, tmp_path, "--", *recipe)  # the sweep's recipe, as make gives it
     assert "| relu | 3/3 |" in out and "| crelu_half | 3/3 |" in out
     assert "Failed runs" not in out
 
