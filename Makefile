@@ -9,14 +9,14 @@ ARGS ?=
 	gpu-session-rehearsal clean
 
 # QUICK=1 runs a table's QUICK recipe instead (each experiment's `table.quick` node: a data subset, one
-# epoch, two models per row) into multirun/quick/ and results/quick/: same columns, numbers not comparable.
+# epoch, two models per row: configs/experiment/quick.yaml) into multirun/quick/ and results/quick/: same columns, numbers not comparable.
 QUICK ?=
-SWEEPS := $(if $(QUICK),multirun/quick,multirun)
+SWEEPS = $(shell $(PY) -m crelu_repro.paths $(if $(QUICK),--quick))  # (crelu_repro/paths.py: their one home)
 TABLES_OUT := $(if $(QUICK),results/quick,results)
 
 # Every configs/experiment/<table>.yaml with a `table:` node is a table (crelu_repro/tables/).
 TABLE_FILES := $(shell grep -l '^table:' configs/experiment/[!_]*.yaml)
-TABLE_CLI = $(PY) -m crelu_repro.tables $* --sweep-dir $(SWEEPS)/$* $(if $(QUICK),--quick)
+TABLE_CLI = $(PY) -m crelu_repro.tables $* $(if $(QUICK),--quick)
 
 help:  ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'

@@ -14,8 +14,9 @@ from omegaconf import DictConfig
 
 from crelu_repro import runtime, sweep
 from crelu_repro.cli_paths import fail
-from crelu_repro.config import CONFIG_DIR, check_override_keys, register
-from crelu_repro.errors import CreluError
+from crelu_repro.config import check_override_keys, register
+from crelu_repro.config_files import CONFIG_DIR, groups
+from crelu_repro.errors import INTERRUPTED, CreluError
 
 register()
 
@@ -37,9 +38,8 @@ def main(cfg: DictConfig) -> float | sweep.Outcome | None:
 
 
 if __name__ == "__main__":
-    groups = {p.name for p in CONFIG_DIR.iterdir() if p.is_dir()}
     try:
-        check_override_keys([a for a in sys.argv[1:] if not a.startswith("-")], groups)
+        check_override_keys([a for a in sys.argv[1:] if not a.startswith("-")], groups())
         rank = runtime.check_environment().rank  # RANK, WORLD_SIZE, CRELU_FAULT, CRELU_DATA: one line each
     except CreluError as err:
         sys.exit(fail(err))
@@ -51,7 +51,7 @@ if __name__ == "__main__":
             main()
     except KeyboardInterrupt:  # a second Ctrl-C: no checkpoint was waited for, but every file is whole
         print("interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     if sweep.SWEEP:
         print(sweep.SWEEP.summary(), file=sys.stderr)
         sys.exit(sweep.SWEEP.exit_code)

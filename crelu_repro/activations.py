@@ -1,7 +1,9 @@
-"""Activation registry: name -> (module factory, channel multiplier).
+"""Activation registry: name -> (module factory, channel multiplier, whether it takes a base).
 
 The multiplier is what the model builder needs to track channels: CReLU doubles the number of maps
-(it keeps both phases), every element-wise activation keeps it.
+(it keeps both phases), every element-wise activation keeps it. An activation that takes a base is built
+around `model.crelu_base` (one of BASES), and only where one is used does the base belong to the network's
+identity. A new activation is one entry in ACTIVATIONS (README "Extending").
 """
 
 from __future__ import annotations
@@ -52,8 +54,9 @@ class CReLU(nn.Module):
 
 @dataclass(frozen=True)
 class Activation:
-    factory: Callable[..., nn.Module]
+    factory: Callable[..., nn.Module]  # () -> module, or (base name) -> module when `takes_base`
     multiplier: int  # output channels per input channel
+    takes_base: bool = False  # built around model.crelu_base (an element-wise function of BASES)
 
 
 ACTIVATIONS: dict[str, Activation] = {
@@ -62,7 +65,7 @@ ACTIVATIONS: dict[str, Activation] = {
     "avr": Activation(AVR, 1),
     "leaky_relu": Activation(BASES["leaky_relu"], 1),
     "elu": Activation(nn.ELU, 1),
-    "crelu": Activation(CReLU, 2),
+    "crelu": Activation(CReLU, 2, takes_base=True),
 }
 
 
@@ -78,6 +81,6 @@ def get_activation(name: str) -> Activation:
 
 
 def make_activation(name: str, crelu_base: str = "relu") -> nn.Module:
-    """A fresh module for `name`. `crelu_base` picks the element-wise function inside CReLU."""
+    """A fresh module for `name`; `crelu_base` is the element-wise function inside one that takes a base."""
     entry = get_activation(name)
-    return entry.factory(crelu_base) if entry.factory is CReLU else entry.factory()
+    return entry.factory(crelu_base) if entry.takes_base else entry.factory()

@@ -15,6 +15,7 @@ from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
 from . import runio
+from .errors import USAGE
 from .results import RESULT
 
 TB = "tb"  # a run's TensorBoard folder
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.sweep_dir.is_dir():
         print(f"error: no sweep at {args.sweep_dir}; run its `make table-...` first", file=sys.stderr)
-        return 2
+        return USAGE
     if not any(args.sweep_dir.rglob(RESULT)):  # e.g. multirun/claims: its own images, no runs to chart
         print(f"no finished runs under {args.sweep_dir}: no run layout written")
         return 0

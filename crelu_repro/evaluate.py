@@ -16,8 +16,8 @@ from .data.crops import PATCHES, ten_crops
 from .stats import error_rate, vote
 
 __all__ = [
-    "evaluate", "evaluate_ten_patch", "hit_errors", "ten_patch_from_logits", "ten_patch_scores", "top1_error",
-    "topk_errors", "topk_hits", "vote",
+    "evaluate", "evaluate_ten_patch", "hit_errors", "single_crop", "ten_patch_from_logits",
+    "ten_patch_scores", "top1_error", "topk_errors", "topk_hits", "vote",
 ]  # fmt: skip
 
 
@@ -70,6 +70,14 @@ def evaluate(model: torch.nn.Module, loader, batch_size: int, rt) -> tuple[float
 
 
 @torch.no_grad()
+def single_crop(
+    model: torch.nn.Module, loader, batch_size: int, rt
+) -> tuple[dict, torch.Tensor, torch.Tensor]:
+    """CIFAR's test: the top-1 error of the whole images, as {test_error}; with the scores and labels."""
+    error, scores, labels = evaluate(model, loader, batch_size, rt)
+    return {"test_error": error}, scores, labels
+
+
 def top1_error(model: torch.nn.Module, loader, batch_size: int, rt) -> float:
     """Top-1 error % over a split (center crops), on every rank, keeping one correctness flag per image."""
     model.eval()

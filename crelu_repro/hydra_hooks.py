@@ -21,7 +21,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .cli_paths import fail, output_dir
-from .config import register, validate
+from .config import register
+from .config_checks import validate
 from .errors import CreluError
 from .runtime import check_environment
 
@@ -44,7 +45,7 @@ class OutputDirCheck(Callback):
 
 
 def _validate(config: DictConfig) -> None:
-    """`config.validate` on the task's part of Hydra's config (train() validates again: the same checks)."""
+    """`config_checks.validate` on the task's part of Hydra's config (train() validates it again)."""
     task = OmegaConf.create(OmegaConf.to_container(config, resolve=False))
     with open_dict(task):
         del task["hydra"]

@@ -7,8 +7,8 @@ from omegaconf import DictConfig
 from torch import nn
 from torch.optim import lr_scheduler
 
-from .config import choice
 from .errors import ConfigError
+from .schema import choice
 
 
 def make_optimizer(model: nn.Module, cfg: DictConfig) -> torch.optim.Optimizer:

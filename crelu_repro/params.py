@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .cli_paths import fail, output_dir, write_error
-from .config import dataset_classes
+from .config_files import dataset_classes
 from .errors import CreluError
 from .models import baseline, build_model, load_variant
 from .paper import parse_count, reported_models

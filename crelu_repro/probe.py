@@ -14,7 +14,8 @@ from omegaconf import DictConfig
 
 from .build import Built
 from .runtime import synced_time
-from .trainer import EpochSums, TrainState, train_one_epoch
+from .train_state import EpochSums, TrainState
+from .trainer import train_one_epoch
 
 
 class Probe:

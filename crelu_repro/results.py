@@ -1,4 +1,4 @@
-"""result.json: its declared schema, the one function that builds it, and the readers everyone uses.
+"""result.json: its declared schema, its writer and the readers everyone uses (trainer.make_result builds it).
 
 The file stays flat (the field names are a contract: tables, analysis, summaries, outside checks), but each
 field belongs to a group: what ran, its errors, the data it saw, timing, provenance. Timing and provenance
@@ -9,7 +9,6 @@ part of a result" is everything else: `deterministic_part`.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import json
 import math
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ from typing import Any
 
 from . import jsonio
 from .errors import CreluError
+from .runio import write_json
 
 RESULT = "result.json"
 WHAT, ERRORS, DATA, TIMING, PROVENANCE = "what", "errors", "data", "timing", "provenance"
@@ -182,39 +182,8 @@ def deterministic_part(result: Result | dict) -> dict:
     return kept
 
 
-def make_result(cfg: Any, built: Any, state: Any, metrics: dict) -> Result:
-    """The one builder of a Result: `cfg` the resolved config, `built` the run's Built (build.py), `state`
-    its TrainState (trainer.py), `metrics` the final errors (trainer.final_metrics)."""
-    import torch
-    from omegaconf import OmegaConf
-
-    from .config import choice, identity
-    from .models import label, variant_of
-    from .runio import code_version
-
-    rt, loaders = built.rt, built.loaders
-    steady = state.history[1:] or state.history  # the first epoch pays for compilation and warm-up
-    kfold = choice(cfg.eval.protocol) == "kfold"
-    return Result(
-        model=label(variant_of(cfg.model)), dataset=cfg.dataset.name, protocol=choice(cfg.eval.protocol),
-        seed=cfg.seed, fold=cfg.eval.fold if kfold else None, epochs=cfg.trainer.epochs, params=built.params,
-        **metrics,
-        num_train=len(loaders.train), num_val=len(loaders.val or ()), num_test=len(loaders.test),
-        unreadable_files=loaders.unreadable(), dataset_warnings=built.splits.warnings,
-        data_fingerprint=built.splits.fingerprint,
-        history=[EpochRecord(**h) for h in state.history],
-        wall_s=state.wall_s, images_per_s=sum(h["images_per_s"] for h in steady) / max(1, len(steady)),
-        device=torch.cuda.get_device_name(rt.device) if rt.device.type == "cuda" else "cpu",
-        world_size=rt.dist.world, torch=torch.__version__, code_version=code_version(),
-        finished=datetime.datetime.now().isoformat(timespec="seconds"), identity=identity(cfg),
-        config=OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
-    )  # fmt: skip
-
-
 def write_result(run_dir: Path, result: Result) -> None:
     """Write result.json atomically: its presence means the run is complete."""
-    from .runio import write_json
-
     write_json(Path(run_dir) / RESULT, result.to_json())
 
 

@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from . import distributed, faults, runio
+from . import checkpoint, distributed, faults, provenance, runio
 from .cli_paths import output_dir
-from .config import canonical_identity, identity
 from .dashboard import FINAL_METRICS, HPARAMS, TB, Dashboard
-from .errors import ConfigError, CreluError, Preempted, StorageError, TrainingError
+from .errors import ConfigError, CreluError, Preempted, RunDirBusy, StorageError, TrainingError
+from .identity import canonical_identity, identity
 from .models import expected_layout, layout_changes, variant_of
 from .results import RESULT, EpochRecord, Result, read_result, write_result
 
@@ -35,13 +35,7 @@ LOCK = ".lock"
 LOG = "train.log"
 HYDRA = ".hydra"
 # Every name a run writes (or reads back) in its directory; README "Outputs" lists them.
-OWN_NAMES = (LOCK, LOG, HYDRA, TB, runio.CHECKPOINT, runio.SCORES, runio.LABELS, RESULT)
-
-
-class RunDirBusy(CreluError):
-    """Another live process trains into this directory."""
-
-    exit_code = 75  # EX_TEMPFAIL: try again later
+OWN_NAMES = (LOCK, LOG, HYDRA, TB, checkpoint.CHECKPOINT, runio.SCORES, runio.LABELS, RESULT)
 
 
 class RunDir:
@@ -75,7 +69,7 @@ class RunDir:
         if outcome.get("finished"):
             self.finished = read_result(self.path)
         else:
-            self.checkpoint = runio.load_checkpoint(self.path) if outcome.get("resume") else None
+            self.checkpoint = checkpoint.load_checkpoint(self.path) if outcome.get("resume") else None
             self.saved = self.checkpoint["state"] if self.checkpoint else None
             resume_step = self.checkpoint["state"]["epoch"] + 1 if self.checkpoint else 0
             self.board = Dashboard(self.path, self.ctx.is_main, resume_step)
@@ -105,10 +99,10 @@ class RunDir:
         self._lock()
         if self._finished_here():  # the previous owner finished while we waited for nothing: skip
             return {"finished": True}
-        ckpt = runio.load_checkpoint(self.path)
+        ckpt = checkpoint.load_checkpoint(self.path)
         if ckpt is not None:
             stored = canonical_identity(ckpt["identity"])  # (an older version stored more keys)
-            runio.check_same_config(self.path, stored, self.identity, "checkpoint")
+            provenance.check_same_config(self.path, stored, self.identity, "checkpoint")
             self._check_resumable(ckpt)
         self._record_config()
         return {"resume": ckpt is not None}
@@ -118,7 +112,7 @@ class RunDir:
         if done is None:
             return False
         stored = canonical_identity(done.identity)
-        runio.check_same_config(self.path, stored, self.identity, "finished result")
+        provenance.check_same_config(self.path, stored, self.identity, "finished result")
         log.info("%s is already complete (test error %.2f%%); nothing to do", self.path, done.test_error)
         return True
 
@@ -160,7 +154,7 @@ class RunDir:
     def save_checkpoint(self, state: dict) -> None:
         """Rank 0 writes `state` atomically; every rank waits for it (a consistent point to stop at)."""
         if self.ctx.is_main:
-            runio.save_checkpoint(self.path, state)
+            checkpoint.save_checkpoint(self.path, state)
         self.saved = state["state"]
         distributed.barrier(self.ctx)
         faults.after_checkpoint()
@@ -200,8 +194,8 @@ class RunDir:
 
     def _unresumable(self, what: str) -> ConfigError:
         return ConfigError(
-            f"{self.path / runio.CHECKPOINT} holds {what}. It will not be resumed or overwritten: move it "
-            "away to start this run afresh, or resume with the code version that wrote it."
+            f"{self.path / checkpoint.CHECKPOINT} holds {what}. It will not be resumed or overwritten: move "
+            "it away to start this run afresh, or resume with the code version that wrote it."
         )
 
     def check_data(self, fingerprint: dict, steps_per_epoch: int) -> None:

@@ -1,4 +1,5 @@
-"""A run directory's files: atomic writes, the checkpoint, result.json and provenance.
+"""Atomic file writes (and the names of a run's score arrays): checkpoint.py, results.py and every report
+write through these.
 
 Every file is written to a temporary name in the same directory, flushed to disk, then renamed over the
 old one, so a crash at any instant leaves either the previous complete file or the new complete file.
@@ -10,21 +11,17 @@ link can never make a run write outside its folder.
 from __future__ import annotations
 
 import errno
-import io
 import json
 import os
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 import numpy as np
-import torch
 
 from . import faults, jsonio
-from .errors import ConfigError, StorageError, SymlinkError
+from .errors import StorageError, SymlinkError
 
-CHECKPOINT = "checkpoint.pt"
 SCORES = "test_scores.npy"
 LABELS = "test_labels.npy"  # beside the scores, so Vote needs no access to the dataset
 
@@ -111,88 +108,9 @@ def write_npy(path: Path, array: np.ndarray) -> None:
     atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
 
 
-def save_checkpoint(run_dir: Path, state: dict) -> None:
-    buffer = io.BytesIO()  # serialize first: a failing torch.save never touches the disk
-    torch.save(state, buffer)
-    atomic_write(run_dir / CHECKPOINT, lambda f: f.write(buffer.getbuffer()))
-
-
-# What the trainer's checkpoint holds (trainer.py writes it); anything else is not ours to resume.
-TRAINER_KEYS = ("format", "model", "optimizer", "scheduler", "state", "rng", "identity", "data", "network")
-# Bump when the layout changes; an older checkpoint is then refused with a message. 3: + "network", the
-# network's structure fingerprint (each weight's shape), checked before a resume.
-FORMAT = 3
-
-
-def load_checkpoint(run_dir: Path, require: tuple[str, ...] = TRAINER_KEYS) -> dict | None:
-    """The checkpoint, loaded with weights_only=True (no arbitrary unpickling), or None if absent. A file
-    that loads but lacks the `require`d keys (a bare state_dict, a list, another trainer's) is refused."""
-    path = Path(run_dir) / CHECKPOINT
-    if not path.exists():
-        return None
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # atomic writes make this unlikely: a damaged disk or a foreign file
-        raise ConfigError(
-            f"{path} cannot be read ({type(exc).__name__}: {exc}). Move it away to start this run afresh."
-        ) from exc
-    missing = [k for k in require if not isinstance(ckpt, dict) or k not in ckpt]
-    stale = "format" in require and isinstance(ckpt, dict) and "format" in ckpt and ckpt["format"] != FORMAT
-    if missing or stale:
-        what = f"a {type(ckpt).__name__}" + (f" without {', '.join(map(repr, missing))}" if missing else "")
-        if stale:  # an older (or newer) trainer's: its format says more than the keys it lacks
-            what = f"format {ckpt.get('format')!r}, this trainer writes format {FORMAT}"
-        raise ConfigError(
-            f"{path} is not a checkpoint this trainer can resume ({what}). Move it away to start this "
-            "run afresh, or rerun with the code version that wrote it."
-        )
-    return ckpt
-
-
 def read_json(path: Path) -> dict | None:
     """A JSON file's contents, or None when absent or unusable (jsonio's bounds: size, depth, no link)."""
     try:
         return jsonio.load(path)
     except (FileNotFoundError, jsonio.JsonFileError):
         return None
-
-
-def config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
-    """Human-readable differences between two nested config dicts: ['trainer.epochs: 10 -> 20']."""
-    diffs = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key, "<absent>"), new.get(key, "<absent>")
-        if isinstance(a, dict) and isinstance(b, dict):
-            diffs += config_diff(a, b, f"{prefix}{key}.")
-        elif a != b:
-            diffs.append(f"{prefix}{key}: {a!r} -> {b!r}")
-    return diffs
-
-
-def check_same_config(run_dir: Path, stored: dict, current: dict, what: str) -> None:
-    diffs = config_diff(stored, current)
-    if diffs:
-        raise ConfigError(
-            f"{run_dir} holds the {what} of a different configuration, so it will not be resumed or "
-            f"overwritten:\n  " + "\n  ".join(diffs[:12]) + "\nRun with a new hydra.run.dir, or move that "
-            "directory away."
-        )
-
-
-def code_version() -> str:
-    """`git describe` of the source tree (with -dirty), or the package version outside a checkout."""
-    from . import __version__
-
-    repo = Path(__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--tags"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return f"crelu_repro {__version__} (no git checkout)"

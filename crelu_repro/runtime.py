@@ -21,9 +21,9 @@ import torch
 from omegaconf import DictConfig
 
 from . import distributed, faults
-from .config import choice
 from .errors import ConfigError
 from .memory import device_kind
+from .schema import choice
 
 # Each one makes the run checkpoint and stop. SIGUSR2 is what submitit (hydra/launcher=submitit_slurm) has
 # SLURM send before a time limit (`--signal=USR2@<signal_delay_s>`); its own handler then requeues the job.

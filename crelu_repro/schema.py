@@ -3,27 +3,24 @@
 Hydra validates the types against these dataclasses at composition (an unknown key, a wrong type or an
 unknown enum value fails naming the valid ones). Each field also declares its range: `at_least(1)`,
 `between(0, 1, high_open=True)`, `one_of(...)`, or `free(why)` for values with no range (a path, a
-name). `config.validate` checks them all before anything is read; a test walks every field with an
+name). `config_checks.validate` checks them all before anything is read; a test walks every field with an
 out-of-range value, so a field added without a range fails it.
 
-Defaults and their provenance ("paper" or "ours: why") live in the YAML files (crelu_repro/configs/).
+Defaults and their provenance ("paper" or "ours: why") live in the YAML files (crelu_repro/configs/) and
+nowhere else: a field the YAML sets is MISSING here. A leaf: the ranges that are a registry's keys (the
+families, the datasets, ...) name the registry, and `config_checks.validate` supplies its keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from omegaconf import MISSING
 
-COMPILE_MODES = (
-    "default",
-    "reduce-overhead",
-    "max-autotune",
-    "max-autotune-no-cudagraphs",
-)  # torch.compile's
+Registries = Mapping[str, Iterable[str]]  # a registry's name -> its keys (config_checks.registries)
 SEED_MAX = 2**32 - 1  # numpy's and most tools' seed range; the loaders derive per-epoch seeds from it
 
 
@@ -38,7 +35,7 @@ class Range:
     integer: bool = False
     each: bool = False
 
-    def describe(self) -> str:
+    def describe(self, registries: Registries | None = None) -> str:
         if self.high is None:
             what = f"{'> ' if self.low_open else '>= '}{_num(self.low)}"
         else:
@@ -46,7 +43,7 @@ class Range:
             what = f"in {left}{_num(self.low)}, {_num(self.high)}{right}"
         return ("each item " if self.each else "") + ("an integer " if self.integer else "") + what
 
-    def ok(self, value: Any) -> bool:
+    def ok(self, value: Any, registries: Registries | None = None) -> bool:
         values = list(value) if self.each else [value]
         return all(self._ok_one(v) for v in values)
 
@@ -68,18 +65,21 @@ def _num(x: float) -> str:
 
 @dataclass(frozen=True)
 class OneOf:
-    """One of a fixed list, or of a registry's keys (`choices` a function: read when checked)."""
+    """One of a fixed tuple, or of a registry's keys (`choices` the registry's name: its keys are supplied
+    when the value is checked, so the schema imports no registry)."""
 
-    choices: tuple | Callable[[], Iterable[str]]
+    choices: tuple | str
 
-    def valid(self) -> list[str]:
-        return list(self.choices() if callable(self.choices) else self.choices)
+    def valid(self, registries: Registries | None = None) -> list[str]:
+        if isinstance(self.choices, tuple):
+            return list(self.choices)
+        return list((registries or {})[self.choices])
 
-    def describe(self) -> str:
-        return "one of " + ", ".join(map(str, self.valid()))
+    def describe(self, registries: Registries | None = None) -> str:
+        return "one of " + ", ".join(map(str, self.valid(registries)))
 
-    def ok(self, value: Any) -> bool:
-        return value in self.valid()
+    def ok(self, value: Any, registries: Registries | None = None) -> bool:
+        return value in self.valid(registries)
 
     def outside(self) -> Any:
         return "bogus"
@@ -110,7 +110,7 @@ def between(low: float, high: float, default: Any = MISSING, **ends: bool) -> An
     return _field(default, Range(low, high, **ends))
 
 
-def one_of(choices: tuple | Callable[[], Iterable[str]], default: Any = MISSING) -> Any:
+def one_of(choices: tuple | str, default: Any = MISSING) -> Any:
     return _field(default, OneOf(choices))
 
 
@@ -123,28 +123,9 @@ def typed(default: Any) -> Any:
     return _field(default, Free("its type (bool or enum) is checked by Hydra at composition"))
 
 
-def _families() -> Iterable[str]:
-    from .models import FAMILIES
-
-    return FAMILIES
-
-
-def _bases() -> Iterable[str]:
-    from .activations import BASES
-
-    return BASES
-
-
-def _datasets() -> Iterable[str]:
-    from .datasets import DATASETS
-
-    return DATASETS
-
-
-def _backends() -> Iterable[str]:
-    import torch._dynamo
-
-    return sorted(set(torch._dynamo.list_backends(exclude_tags=())) | {"inductor"})
+def choice(value: Enum | str) -> str:
+    """An enum-typed config value as its plain string ('kfold'), whatever form the config holds."""
+    return value.value if isinstance(value, Enum) else str(value)
 
 
 class Device(Enum):
@@ -170,96 +151,90 @@ class ModelConfig:
     """A variant's description (configs/model/<name>.yaml; README "Models" lists the keys)."""
 
     name: str = free("the file's name, or your label; checked to be one safe path component")
-    family: str = one_of(_families)  # the layer table (crelu_repro/models/<family>.py)
+    family: str = one_of("families")  # the layer table (crelu_repro/models/<family>.py)
     acts: dict[str, str] = free(
         "layer -> activation; checked with the description (models.check_variant)", {}
-    )
+    )  # (an empty table: only the layers a variant changes are named)
     widths: dict[str, float] = free("layer -> width factor; checked likewise (whole filter counts)", {})
-    batchnorm: bool = typed(True)
-    crelu_base: str = one_of(_bases, "relu")
+    batchnorm: bool = typed(MISSING)
+    crelu_base: str = one_of("bases")
     note: str = free("text: what the slides leave ambiguous", "")
 
 
 @dataclass
 class DatasetConfig:
-    name: str = one_of(_datasets)
+    name: str = one_of("datasets")
     num_classes: int = at_least(2)
-    root: str = free("a folder; checked when the data is read", "${oc.env:CRELU_DATA,'~/.cache/crelu_repro'}")
-    download: bool = typed(True)
-    limit_train: int = at_least(0, 0)  # first N training images; 0 = all
-    limit_test: int = at_least(0, 0)
-    flip: bool = typed(True)
+    root: str = free("a folder; checked when the data is read")
+    download: bool = typed(MISSING)
+    limit_train: int = at_least(0)  # first N training images; 0 = all
+    limit_test: int = at_least(0)
+    flip: bool = typed(MISSING)
     # random crop after zero padding by this many pixels; 0 = no crop. At most 16 (ours): past half a CIFAR
     # image most crops would be padding, and the loader keeps (32 + 2p)^2 pixels per image on the device.
-    crop_padding: int = between(0, 16, 0, integer=True)
-    image_size: int = between(1, 1024, 32, integer=True)  # CIFAR: 32, fixed; ImageNet: the crop (<= 1024)
-    resize: int = between(1, 2048, 256, integer=True)  # ImageNet: the shorter side before cropping
-    num_workers: int = between(0, 64, 8, integer=True)  # ImageNet decoding processes per training process
-    max_pixels: int = at_least(1, 89_478_485)  # ImageNet: larger images (by their header) count as unreadable
+    crop_padding: int = between(0, 16, integer=True)
+    image_size: int = between(1, 1024, integer=True)  # CIFAR: 32, fixed; ImageNet: the crop (<= 1024)
+    resize: int = between(1, 2048, integer=True)  # ImageNet: the shorter side before cropping
+    num_workers: int = between(0, 64, integer=True)  # ImageNet decoding processes per training process
+    max_pixels: int = at_least(1)  # ImageNet: larger images (by their header) count as unreadable
 
 
 @dataclass
 class TrainerConfig:
     epochs: int = at_least(1)
     batch_size: int = at_least(1)  # global, split across ranks
-    eval_batch_size: int = at_least(1, 1024)
-    device: Device = typed(Device.auto)
-    compile: bool = typed(False)
-    compile_mode: str = one_of(
-        ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"), "default"
-    )
-    compile_backend: str = one_of(_backends, "inductor")
-    bf16: bool = typed(True)
-    channels_last: bool = typed(True)
-    deterministic: bool = typed(False)
-    eval_every: int = at_least(1, 1)
-    checkpoint_every_steps: int = at_least(0, 0)
-    log_every: int = at_least(1, 50)
-    progress: bool = typed(True)
-    sync_bn: bool = typed(False)
-    label_smoothing: float = between(0, 1, 0.0, high_open=True)
+    eval_batch_size: int = at_least(1)
+    device: Device = typed(MISSING)
+    compile: bool = typed(MISSING)
+    compile_mode: str = one_of(("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"))
+    compile_backend: str = one_of("backends")
+    bf16: bool = typed(MISSING)
+    channels_last: bool = typed(MISSING)
+    deterministic: bool = typed(MISSING)
+    eval_every: int = at_least(1)
+    checkpoint_every_steps: int = at_least(0)
+    log_every: int = at_least(1)
+    progress: bool = typed(MISSING)
+    sync_bn: bool = typed(MISSING)
+    label_smoothing: float = between(0, 1, high_open=True)
 
 
 @dataclass
 class OptimConfig:
-    name: str = one_of(("sgd",), "sgd")
+    name: str = one_of(("sgd",))
     lr: float = above(0)
-    momentum: float = between(0, 1, 0.9, high_open=True)  # > 0 with nesterov (config.validate)
-    nesterov: bool = typed(True)
-    weight_decay: float = at_least(0, 5e-4, integer=False)
-    decay_bn_and_bias: bool = typed(False)
+    momentum: float = between(0, 1, high_open=True)  # > 0 with nesterov (config_checks.validate)
+    nesterov: bool = typed(MISSING)
+    weight_decay: float = at_least(0, integer=False)
+    decay_bn_and_bias: bool = typed(MISSING)
 
 
 @dataclass
 class SchedConfig:
     name: SchedName = typed(MISSING)
-    pct_start: float = between(0, 1, 0.3, low_open=True, high_open=True)
-    div_factor: float = above(0, 25.0)
-    final_div_factor: float = above(0, 1e4)
-    cycle_momentum: bool = typed(False)
-    milestones: list[float] = _field([0.5, 0.75], Range(0, 1, low_open=True, high_open=True, each=True))
-    gamma: float = above(0, 0.1)
-    warmup_epochs: float = at_least(0, 0.0, integer=False)
+    pct_start: float = between(0, 1, low_open=True, high_open=True)
+    div_factor: float = above(0)
+    final_div_factor: float = above(0)
+    cycle_momentum: bool = typed(MISSING)
+    milestones: list[float] = _field(MISSING, Range(0, 1, low_open=True, high_open=True, each=True))
+    gamma: float = above(0)
+    warmup_epochs: float = at_least(0, integer=False)
 
 
 @dataclass
 class EvalConfig:
-    protocol: Protocol = typed(Protocol.seeds)
-    models: int = at_least(1, 10)
-    fold: int = at_least(0, 0)  # < folds (config.validate)
-    folds: int = at_least(2, 10)
-    split_seed: int = between(0, SEED_MAX, 0, integer=True)
-    train_error_images: int = at_least(0, 0)  # the final clean train-error pass uses the first N; 0 = all
+    protocol: Protocol = typed(MISSING)
+    models: int = at_least(1)
+    fold: int = at_least(0)  # < folds (config_checks.validate)
+    folds: int = at_least(2)
+    split_seed: int = between(0, SEED_MAX, integer=True)
+    train_error_images: int = at_least(0)  # the final clean train-error pass uses the first N; 0 = all
 
 
-# Values only some datasets or schedulers read: elsewhere a value other than the default would be ignored yet
-# recorded in the run's identity, so config.validate refuses it. key -> (the choice it depends on, readers).
+# Values only some schedulers read: elsewhere a value other than the default would be ignored yet recorded in
+# the run's identity, so config_checks.validate refuses it. key -> (the choice it depends on, readers). (The
+# datasets say themselves which keys they ignore: DatasetEntry.ignores.)
 READ_ONLY_BY = {
-    "dataset.image_size": ("dataset.name", ("imagenet",)),  # CIFAR images are 32x32, used whole
-    "dataset.resize": ("dataset.name", ("imagenet",)),
-    "dataset.num_workers": ("dataset.name", ("imagenet",)),
-    "dataset.max_pixels": ("dataset.name", ("imagenet",)),
-    "dataset.crop_padding": ("dataset.name", ("cifar10", "cifar100")),  # ImageNet crops come from the loader
     "sched.pct_start": ("sched.name", ("onecycle",)),
     "sched.div_factor": ("sched.name", ("onecycle",)),
     "sched.final_div_factor": ("sched.name", ("onecycle",)),
@@ -300,6 +275,6 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     sched: SchedConfig = field(default_factory=SchedConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
-    seed: int = between(0, SEED_MAX, 0, integer=True)
+    seed: int = between(0, SEED_MAX, integer=True)
     out_dir: str = free("the run directory (Hydra's, or yours in-process)", "${hydra:runtime.output_dir}")
     table: TableConfig | None = free("a table's node (experiment files); checked by crelu_repro.tables", None)

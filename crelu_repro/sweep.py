@@ -20,9 +20,8 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from . import jsonio, runio
-from .errors import Preempted
+from .errors import FAILED, Preempted, RunDirBusy
 from .results import RESULT
-from .run_dir import RunDirBusy
 
 ERROR = "error.json"
 
@@ -101,7 +100,7 @@ class SweepLog:
 
     @property
     def exit_code(self) -> int:
-        return Preempted.exit_code if self.stopped else 1 if self.failed else 0
+        return Preempted.exit_code if self.stopped else FAILED if self.failed else 0
 
     def summary(self) -> str:
         lines = [

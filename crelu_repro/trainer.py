@@ -1,13 +1,13 @@
 """One trainer for every model and dataset. `train(cfg)` is a pipeline; each stage lives in one place:
 
-    validate        config.py    every value in range, before anything is read
-    session         runtime.py   device, torchrun group, SIGTERM / SIGINT -> a stop flag
-    RunDir          run_dir.py   one owner (lock), skip when complete, checkpoint, outputs, TensorBoard
-    build           build.py     loaders, model, optimizer, scheduler, runtime
-    TrainState      here         fresh, or from the checkpoint
-    fit             here         the epoch loop (`train_one_epoch`): pauses, saves, preemption
-    final_metrics   here         the dataset's test metrics, val, a clean train-error pass
-    make_result     results.py   result.json, written last
+    validate        config_checks.py  every value in range, before anything is read
+    session         runtime.py        device, torchrun group, SIGTERM / SIGINT -> a stop flag
+    RunDir          run_dir.py        one owner (lock), skip when complete, checkpoint, outputs, TensorBoard
+    build           build.py          loaders, model, optimizer, scheduler, runtime
+    TrainState      train_state.py    fresh, or from the checkpoint
+    fit             here              the epoch loop (`train_one_epoch`): pauses, saves, preemption
+    final_metrics   here              the dataset's test metrics, val, a clean train-error pass
+    make_result     here              the Result (results.py declares it), written last
 
 The loop keeps everything on the device between log points (no per-step host sync): losses and errors
 are summed in device tensors, a non-finite loss is remembered by step and raised at the next sync.
@@ -17,27 +17,32 @@ so rerunning the same command in the same run directory resumes and ends with th
 
 from __future__ import annotations
 
+import datetime
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from . import distributed, faults, runio
+from . import faults
 from .build import Built, build
-from .config import validate
+from .checkpoint import FORMAT
+from .config_checks import validate
 from .datasets import get_dataset
 from .errors import Preempted, TrainingError
 from .eta import RunClock, RunShape, announce, clock_text
 from .evaluate import top1_error
+from .identity import identity
 from .models import label, layout, variant_of
-from .optim import load_optimizer_state
-from .results import EpochRecord, make_result
+from .provenance import code_version
+from .results import EpochRecord, Result
 from .run_dir import RunDir
-from .runtime import STOP, check_environment, rng_state, session, set_rng_state, synced_time
+from .runtime import STOP, check_environment, rng_state, session, synced_time
+from .schema import choice
+from .train_state import EpochSums, TrainState
 
 log = logging.getLogger("crelu_repro")
 
@@ -69,117 +74,10 @@ def train(cfg: DictConfig) -> dict:
         return result.to_json()
 
 
-@dataclass
-class EpochSums:
-    """Running sums of the current epoch, as device tensors: adding to them costs no host sync.
-
-    A step only records its loss and its error count (3 small kernels: argmax, compare, sum); the sums, the
-    sample count and the first non-finite step are folded in by `flush`, once per log point, pause or
-    epoch end (about 15 tiny kernels per step otherwise: the floor of a CUDA-graphed step at batch 128).
-    `totals` flushes; call `flush` before reading a field directly."""
-
-    loss: torch.Tensor
-    errors: torch.Tensor
-    seen: torch.Tensor
-    first_bad_step: torch.Tensor  # -1 while every loss is finite
-    pending_loss: list[torch.Tensor] = field(default_factory=list)  # the unflushed steps' losses, ()
-    pending_errors: list[torch.Tensor] = field(default_factory=list)  # and their error counts, ()
-    pending_from: int = 0  # the step of the first pending entry; the pending steps are consecutive
-    pending_size: int = 0  # images per pending step
-
-    @classmethod
-    def zeros(cls, device: torch.device) -> EpochSums:
-        z = torch.zeros((), dtype=torch.float64, device=device)
-        return cls(z.clone(), z.clone(), z.clone(), torch.full((), -1, dtype=torch.long, device=device))
-
-    def record(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor, step: int) -> None:
-        """One step's mean loss () and its errors on logits (B, classes) vs labels y (B,)."""
-        if self.pending_loss and (
-            y.numel() != self.pending_size or step != self.pending_from + len(self.pending_loss)
-        ):
-            self.flush()
-        if not self.pending_loss:
-            self.pending_from, self.pending_size = step, y.numel()
-        self.pending_loss.append(loss.detach())
-        self.pending_errors.append((logits.detach().argmax(1) != y).sum())
-
-    def flush(self) -> None:
-        """Fold the pending steps into the sums (a few kernels, no host sync)."""
-        if not self.pending_loss:
-            return
-        losses = torch.stack(self.pending_loss)  # (k,) float32
-        # float64 products of float32 losses and a batch size are exact, and so are their sums at these
-        # magnitudes: the totals do not depend on where the flushes fall (a resumed run matches).
-        self.loss += (losses.double() * self.pending_size).sum()
-        self.errors += torch.stack(self.pending_errors).sum()
-        self.seen += len(self.pending_loss) * self.pending_size
-        bad = ~torch.isfinite(losses)  # (k,)
-        first = torch.where(bad.any(), bad.int().argmax() + self.pending_from, -1)  # argmax: first True
-        self.first_bad_step = torch.where(self.first_bad_step >= 0, self.first_bad_step, first)
-        self.pending_loss, self.pending_errors = [], []
-
-    def totals(self, ctx: distributed.Dist) -> torch.Tensor:
-        """(loss, errors, seen) summed over the ranks."""
-        self.flush()
-        return distributed.all_reduce_sum(torch.stack([self.loss, self.errors, self.seen]), ctx)
-
-
-@dataclass
-class TrainState:
-    """Where training is: the next epoch and step, the history so far, the epoch's running sums and the
-    wall time of earlier sessions. New state is added here, in `state_dict` and `load_state_dict`."""
-
-    sums: EpochSums
-    epoch: int = 0
-    step: int = 0
-    history: list[dict] = field(default_factory=list)
-    wall_before: float = 0.0  # seconds spent before this session (resumes)
-    started: float = field(default_factory=time.time)
-    resumed: bool = False
-
-    @property
-    def wall_s(self) -> float:
-        return self.wall_before + time.time() - self.started
-
-    def state_dict(self, ctx: distributed.Dist) -> dict:
-        """Collective: the ranks' running sums are totalled (rank 0 resumes with them, the others with 0)."""
-        totals = self.sums.totals(ctx)
-        worst = distributed.all_reduce_max(self.sums.first_bad_step.clone(), ctx)
-        sums = [*totals, worst]
-        return {
-            "epoch": self.epoch,
-            "step": self.step,
-            "history": self.history,
-            "sums": sums,
-            "wall_s": self.wall_s,
-        }
-
-    def load_state_dict(self, state: dict, device: torch.device, is_main: bool) -> None:
-        self.epoch, self.step, self.history = state["epoch"], state["step"], list(state["history"])
-        loss, errors, seen, bad = (s.to(device) for s in state["sums"])
-        keep = 1 if is_main else 0  # the checkpoint holds all ranks' sums: count them once
-        self.sums = EpochSums(loss * keep, errors * keep, seen * keep, bad)
-        self.wall_before, self.started, self.resumed = state["wall_s"], time.time(), True
-
-    @classmethod
-    def start(cls, built: Built, ckpt: dict | None) -> TrainState:
-        """A fresh state, or the checkpoint's with the network, optimizer, scheduler and RNGs restored."""
-        state = cls(EpochSums.zeros(built.rt.device))
-        if ckpt is None:
-            return state
-        built.raw.load_state_dict(ckpt["model"])
-        load_optimizer_state(built.optimizer, ckpt["optimizer"])
-        built.scheduler.load_state_dict(ckpt["scheduler"])
-        state.load_state_dict(ckpt["state"], built.rt.device, built.rt.dist.is_main)
-        set_rng_state(ckpt["rng"], built.rt.device)
-        log.info("resuming at epoch %d, step %d", state.epoch + 1, state.step)
-        return state
-
-
 def checkpoint(built: Built, state: TrainState, run: RunDir) -> dict:
     """Everything a resume needs (collective: see TrainState.state_dict)."""
     return {
-        "format": runio.FORMAT,
+        "format": FORMAT,
         "model": built.raw.state_dict(),
         "optimizer": built.optimizer.state_dict(),
         "scheduler": built.scheduler.state_dict(),
@@ -330,3 +228,25 @@ def final_metrics(cfg: DictConfig, built: Built) -> tuple[dict, torch.Tensor, to
     metrics["val_error"] = top1_error(built.model, loaders.val, bs, rt) if loaders.val else None
     metrics["train_error"] = top1_error(built.model, loaders.train_eval, bs, rt)
     return metrics, scores, labels
+
+
+def make_result(cfg: DictConfig, built: Built, state: TrainState, metrics: dict[str, float]) -> Result:
+    """The one builder of a Result (results.py declares it): `cfg` the resolved config, `built` the run's
+    Built (build.py), `state` its TrainState (train_state.py), `metrics` the final errors (final_metrics)."""
+    rt, loaders = built.rt, built.loaders
+    steady = state.history[1:] or state.history  # the first epoch pays for compilation and warm-up
+    kfold = choice(cfg.eval.protocol) == "kfold"
+    return Result(
+        model=label(variant_of(cfg.model)), dataset=cfg.dataset.name, protocol=choice(cfg.eval.protocol),
+        seed=cfg.seed, fold=cfg.eval.fold if kfold else None, epochs=cfg.trainer.epochs, params=built.params,
+        **metrics,
+        num_train=len(loaders.train), num_val=len(loaders.val or ()), num_test=len(loaders.test),
+        unreadable_files=loaders.unreadable(), dataset_warnings=built.splits.warnings,
+        data_fingerprint=built.splits.fingerprint,
+        history=[EpochRecord(**h) for h in state.history],
+        wall_s=state.wall_s, images_per_s=sum(h["images_per_s"] for h in steady) / max(1, len(steady)),
+        device=torch.cuda.get_device_name(rt.device) if rt.device.type == "cuda" else "cpu",
+        world_size=rt.dist.world, torch=torch.__version__, code_version=code_version(),
+        finished=datetime.datetime.now().isoformat(timespec="seconds"), identity=identity(cfg),
+        config=OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
+    )  # fmt: skip

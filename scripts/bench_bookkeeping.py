@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from crelu_repro import runio
-from crelu_repro.trainer import EpochSums
+from crelu_repro import provenance
+from crelu_repro.train_state import EpochSums
 
 REPO = Path(__file__).resolve().parent.parent
 LOG_EVERY = 50  # configs/trainer/default.yaml
@@ -101,9 +101,10 @@ def main() -> None:
         "# Per-step bookkeeping of the training loop, before and after fusing it",
         "",
         f"Written by `scripts/bench_bookkeeping.py` on {a.machine}; torch {torch.__version__}, one thread, "
-        f"load average {load:.1f} at the start; code `{runio.code_version()}`; median of {a.repeats} rounds "
-        f"of {a.steps} steps. before: the running sums updated at every step. after: `EpochSums.record` per "
-        f"step, `flush` every {LOG_EVERY} steps (its cost is included, spread over the steps).",
+        f"load average {load:.1f} at the start; code `{provenance.code_version()}`; median of {a.repeats} "
+        f"rounds of {a.steps} steps. before: the running sums updated at every step. after: "
+        f"`EpochSums.record` per step, `flush` every {LOG_EVERY} steps (its cost is included, spread over "
+        "the steps).",
         "",
         "| batch | classes | before us/step | after us/step | speed-up | before ops/step | after ops/step |",
         "|---|---|---|---|---|---|---|",

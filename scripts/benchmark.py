@@ -33,7 +33,7 @@ from bench_report import merge, table, targets, write
 from PIL import Image
 from torchvision.datasets import ImageFolder
 
-from crelu_repro import runio
+from crelu_repro import provenance
 from crelu_repro.cli_paths import fail
 from crelu_repro.data import Splits
 from crelu_repro.data.device_loader import channel_stats
@@ -137,7 +137,7 @@ def machine(dev: torch.device) -> dict:
             "usable_cores": len(os.sched_getaffinity(0)), "load_avg": os.getloadavg()[0],
             "card": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
             "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "python": platform.python_version(), "code": runio.code_version()}  # fmt: skip
+            "python": platform.python_version(), "code": provenance.code_version()}  # fmt: skip
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

@@ -18,7 +18,7 @@ from pathlib import Path
 from crelu_repro.analysis.cli import FIGURES, add_options, draw
 from crelu_repro.analysis.runs import load_run
 from crelu_repro.analysis.sets import FIGURE_SETS, FigureSet
-from crelu_repro.errors import CreluError
+from crelu_repro.errors import FAILED, CreluError
 from crelu_repro.paths import QUICK_SWEEPS, SWEEPS
 from crelu_repro.tables import Table
 from crelu_repro.tables.cli import split_argv
@@ -46,7 +46,9 @@ def draw_set(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="use the QUICK=1 table runs")
-    parser.add_argument("--sweeps", type=Path, help="the tables' sweep root (default multirun[/quick])")
+    parser.add_argument(
+        "--sweeps", type=Path, help=f"the tables' sweep root (default {SWEEPS}, --quick: {QUICK_SWEEPS})"
+    )
     parser.add_argument("--out", type=Path, help="default results/figures (--quick: results/quick/figures)")
     parser.add_argument("--sets", default=",".join(FIGURE_SETS), help="comma-separated figure sets")
     parser.add_argument(
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"figures: {line}", flush=True)
     if not drawn and not failed:
         print("figures: nothing drawn; train the runs named above first", file=sys.stderr)
-    return 0 if drawn and not failed else 1
+    return 0 if drawn and not failed else FAILED
 
 
 if __name__ == "__main__":

@@ -189,7 +189,8 @@ def render(info: dict) -> str:
 
 
 def summarize(a: argparse.Namespace) -> int:
-    from crelu_repro import runio
+    from crelu_repro import provenance, runio
+    from crelu_repro.errors import FAILED
 
     out, runs = a.out, a.runs
     out.mkdir(parents=True, exist_ok=True)
@@ -205,7 +206,7 @@ def summarize(a: argparse.Namespace) -> int:
         "stopped": a.stopped,
         "runs": str(runs),
         "steps_s": sum(int(s["seconds"] or 0) for s in steps),
-        "code": runio.code_version(),
+        "code": provenance.code_version(),
         "machine": report["machine"] if report else {},
         "steps": steps,
         "accuracy": acc,
@@ -235,9 +236,9 @@ def summarize(a: argparse.Namespace) -> int:
     print(f"== wrote {len(FILES)} files to {out}: {', '.join(FILES)}\n")
     print("\n".join([*table(steps, "step status seconds limit note"), *table(info["figures"], FIGURE_COLS)]))
     if big:
-        return 1
+        return FAILED
     bad = [s["step"] for s in steps if s["status"] not in ("ok", "skipped")]
-    return 1 if bad or a.stopped else 0
+    return FAILED if bad or a.stopped else 0
 
 
 def digest(path: Path) -> None:

@@ -10,6 +10,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from crelu_repro.errors import USAGE
 from crelu_repro.results import ResultError, results_under
 
 COLUMNS = ("model", "dataset", "seed", "epochs", "test_error", "train_error", "images_per_s", "wall_s")
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     results = [r for r in found if not isinstance(r, ResultError)]
     if not results:
         print(f"error: no result.json under {', '.join(map(str, args.dirs))}", file=sys.stderr)
-        return 2
+        return USAGE
     first = results[0]
     lines = [
         f"# {args.title}",

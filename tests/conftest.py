@@ -35,6 +35,19 @@ TINY = [
 ]
 
 
+@pytest.fixture(scope="module")
+def composer():
+    """compose(*overrides, return_hydra_config=...) inside one Hydra initialization per test module."""
+    from hydra import compose, initialize_config_dir
+
+    from crelu_repro.config import register
+    from crelu_repro.config_files import CONFIG_DIR
+
+    register()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        yield lambda *overrides, **kw: compose("train", overrides=list(overrides), **kw)
+
+
 @pytest.fixture(scope="session")
 def cifar_root(tmp_path_factory) -> Path:
     """CIFAR-10 and CIFAR-100 in the canonical layout: 128 train / 64 test images each."""
@@ -217,14 +230,14 @@ def stopped_run(cifar_root, tmp_path_factory) -> Path:
 def renamed_run(trained: Path, run_dir: Path, model: str, classes: int) -> Path:
     """A finished run of `model` at `run_dir`: the trained run's files, with the model renamed and fresh
     weights of that model (for analyses that need a loadable finished run, not a trained one)."""
-    from crelu_repro import runio
+    from crelu_repro import checkpoint, runio
     from crelu_repro.models import build_model, load_variant
 
     shutil.copytree(trained, run_dir)
     result = json.loads((run_dir / "result.json").read_text())
     result["model"] = model
     result["config"]["model"] = dataclasses.asdict(load_variant(model))
-    runio.save_checkpoint(run_dir, {"model": build_model(model, classes).state_dict()})
+    checkpoint.save_checkpoint(run_dir, {"model": build_model(model, classes).state_dict()})
     runio.write_json(run_dir / "result.json", result)
     return run_dir
 

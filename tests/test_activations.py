@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from crelu_repro.activations import ACTIVATIONS, AVR, CReLU, get_activation, make_activation
+from crelu_repro.activations import ACTIVATIONS, AVR, BASES, CReLU, get_activation, make_activation
 from crelu_repro.errors import ConfigError
 
 
@@ -50,11 +50,14 @@ def test_crelu_over_other_bases(base, fn):
 
 def test_registry_multipliers():
     assert get_activation("crelu").multiplier == 2
-    assert all(get_activation(n).multiplier == 1 for n in ACTIVATIONS if n != "crelu")
+    for name, entry in ACTIVATIONS.items():  # each entry's multiplier is what its module does to the maps
+        for base in BASES if entry.takes_base else ["relu"]:
+            y = make_activation(name, crelu_base=base)(torch.randn(2, 3, 4, 4))
+            assert y.shape == (2, 3 * entry.multiplier, 4, 4), (name, base)
 
 
 def test_unknown_activation_lists_valid_names():
     with pytest.raises(ConfigError, match="valid: .*crelu.*relu"):
         get_activation("swish")
-    with pytest.raises(ConfigError, match="valid: elu, leaky_relu, relu"):
+    with pytest.raises(ConfigError, match="valid: " + ", ".join(sorted(BASES))):
         make_activation("crelu", crelu_base="tanh")

@@ -11,7 +11,7 @@ import torch
 from device_spy import OpCounter
 
 from crelu_repro.distributed import Dist
-from crelu_repro.trainer import EpochSums
+from crelu_repro.train_state import EpochSums
 
 CPU = torch.device("cpu")
 VIEWS = {"detach", "alias", "view", "_unsafe_view"}  # no kernel of their own

@@ -7,25 +7,25 @@ import re
 
 import pytest
 from conftest import REPO
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from crelu_repro.config import CONFIG_DIR, register, validate
+from crelu_repro.activations import BASES
+from crelu_repro.config_checks import validate
+from crelu_repro.config_files import CONFIG_DIR, dataset_classes, options
+from crelu_repro.datasets import DATASETS as REGISTERED
 from crelu_repro.errors import ConfigError
 from crelu_repro.models import MODEL_NAMES
 
-DATASETS = ("cifar10", "cifar100", "imagenet")
-
-
-@pytest.fixture(scope="module")
-def composer():
-    register()
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        yield lambda *overrides: compose("train", overrides=list(overrides))
+DATASETS = options("dataset")  # every configs/dataset/<name>.yaml: a new dataset is composed here too
+PAPER_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet": 1000}
 
 
 CIFAR = ("cifar10", "cifar100")
 FAMILY_DATASETS = {"convpool": CIFAR, "vgg": CIFAR, "allcnnb": ("imagenet",)}
+
+
+def test_every_dataset_file_has_its_plug_in_and_every_plug_in_its_file():
+    assert DATASETS and set(DATASETS) == set(REGISTERED)
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
@@ -33,7 +33,7 @@ def test_every_model_composes_with_the_datasets_of_its_family(composer, dataset)
     for model in MODEL_NAMES:
         cfg = composer(f"model={model}", f"dataset={dataset}", "trainer.device=cpu")
         assert cfg.model.name == model and cfg.dataset.name == dataset
-        assert cfg.dataset.num_classes == {"cifar10": 10, "cifar100": 100, "imagenet": 1000}[dataset]
+        assert cfg.dataset.num_classes == PAPER_CLASSES.get(dataset, dataset_classes(dataset))
         if dataset in FAMILY_DATASETS[cfg.model.family]:
             validate(cfg)
         elif cfg.model.family != "convpool":  # (its global pool takes 224 crops: only memory limits it)
@@ -95,7 +95,7 @@ def test_every_hyperparameter_line_says_paper_or_ours():
         (["trainer.batch_size=0"], "trainer.batch_size=0: must be an integer >= 1"),
         (["trainer.batch_size=-5"], "trainer.batch_size=-5: must be an integer >= 1"),
         (["eval.fold=10"], r"eval.fold=10: must be in \[0, eval.folds=10\)"),
-        (["model.crelu_base=tanh"], "model.crelu_base='tanh': must be one of relu, leaky_relu, elu"),
+        (["model.crelu_base=tanh"], "model.crelu_base='tanh': must be one of " + ", ".join(BASES)),
     ],
 )
 def test_invalid_values_raise_config_error(composer, overrides, valid):

@@ -3,25 +3,11 @@ import torch
 
 from crelu_repro.errors import ConfigError
 from crelu_repro.models import MODEL_NAMES, build_model
+from crelu_repro.paper import reported_models
 
-DESIGN_NAMES = {
-    "relu",
-    "double",
-    "avr",
-    "crelu",
-    "crelu_half",
-    "vgg_relu",
-    "vgg_crelu_conv1",
-    "vgg_crelu_conv1_3",
-    "vgg_crelu_conv1_3_5",
-    "allcnnb_relu",
-    "allcnnb_avr_conv1_4",
-    "allcnnb_avr_conv1_7",
-    "allcnnb_crelu_all_half",
-    "allcnnb_crelu_conv1_4",
-    "allcnnb_crelu_conv1_7",
-    "allcnnb_crelu_conv1_4_7_half",
-}
+# DESIGN.md's contract: every row of every paper table is a named model. The rows are the paper's own
+# (paper/tables.yaml); a variant of yours is one more file, not a change here.
+DESIGN_NAMES = {model for model, _, _ in reported_models()}
 
 
 def _input_size(name: str) -> int:
@@ -29,7 +15,7 @@ def _input_size(name: str) -> int:
 
 
 def test_model_names_are_the_design_contract():
-    assert set(MODEL_NAMES) == DESIGN_NAMES
+    assert DESIGN_NAMES and set(MODEL_NAMES) >= DESIGN_NAMES
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)

@@ -13,7 +13,8 @@ from claims_fixture import planned, write_run, write_runs
 from conftest import REPO
 
 from crelu_repro import tables
-from crelu_repro.config import compose, identity
+from crelu_repro.config import compose
+from crelu_repro.identity import identity
 from crelu_repro.tables import Table, table_names
 
 

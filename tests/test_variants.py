@@ -11,18 +11,21 @@ import zipfile
 import pytest
 import yaml
 from conftest import REPO
-from hydra import compose, initialize_config_dir
 
-from crelu_repro.config import CONFIG_DIR, register, validate
+from crelu_repro.activations import ACTIVATIONS, BASES
+from crelu_repro.config_checks import validate
+from crelu_repro.config_files import CONFIG_DIR
 from crelu_repro.errors import ConfigError
-from crelu_repro.models import MODEL_NAMES, Variant, baseline, build_variant, label, load_variant, variant_of
-
-
-@pytest.fixture(scope="module")
-def composer():
-    register()
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        yield lambda *overrides, **kw: compose("train", overrides=list(overrides), **kw)
+from crelu_repro.models import (
+    FAMILIES,
+    MODEL_NAMES,
+    Variant,
+    baseline,
+    build_variant,
+    label,
+    load_variant,
+    variant_of,
+)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -73,12 +76,12 @@ def test_a_new_variant_needs_no_python(composer):
         ("model.acts={layer2: crelu}", r"unknown layer 'layer2'"),
         (
             "model.acts={conv1: tanh}",
-            r"unknown activation 'tanh'; valid: avr, crelu, elu, leaky_relu, linear, relu",
+            r"unknown activation 'tanh'; valid: " + ", ".join(sorted(ACTIVATIONS)),
         ),
         ("model.widths={conv1: 0.3}", r"width 0.3 at conv1 gives 28.8 filters; a width factor must be > 0"),
         ("model.widths={conv2: -1}", r"width -1.0 at conv2 gives -96 filters"),
-        ("model.crelu_base=tanh", r"model.crelu_base='tanh': must be one of relu, leaky_relu, elu"),
-        ("model.family=resnet", r"model.family='resnet': must be one of convpool, vgg, allcnnb"),
+        ("model.crelu_base=tanh", r"model.crelu_base='tanh': must be one of " + ", ".join(BASES)),
+        ("model.family=resnet", r"model.family='resnet': must be one of " + ", ".join(FAMILIES)),
     ],
 )
 def test_an_invalid_description_fails_at_composition_naming_the_valid_choices(composer, override, message):

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError, CreluError
+from ..errors import FAILED, ConfigError, CreluError
 from .invariance import DEFAULT_TRANSFORMS, invariance_figure, invariance_scores
 from .pairing import pairing_figure
 from .reconstruction import METHOD, NotInvertible, reconstruct, reconstruction_figure
@@ -167,15 +167,15 @@ def main(argv: list[str] | None = None) -> int:
         runs = [load_run(d) for d in args.run_dirs]
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     todo = FIGURES if args.figure == "all" else (args.figure,)
     try:
         written = draw(todo, runs, runs, args.out, args)
     except CreluError as exc:  # e.g. the runs' dataset is not where their config says
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     if not written and args.figure == "reconstruction":
-        return 1  # no run had an invertible (CReLU) path: run_reconstruction said so
+        return FAILED  # no run had an invertible (CReLU) path: run_reconstruction said so
     for png in written:
         print(f"wrote {png} and {png.with_suffix('.json')}")
     return 0

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 from torch import nn
 
-from .. import runio
+from .. import checkpoint, provenance, runio
 from ..dashboard import TB
 from ..errors import ConfigError
 from ..models import SpecNet, build_variant
@@ -72,9 +72,9 @@ def load_run(run_dir: str | os.PathLike) -> Run:
         raise ConfigError(
             f"{run_dir} is not a finished run: no readable result.json (train.py writes it last)"
         )
-    ckpt = runio.load_checkpoint(run_dir, require=("model",))
+    ckpt = checkpoint.load_checkpoint(run_dir, require=("model",))
     if ckpt is None:
-        raise ConfigError(f"{run_dir} has result.json but no {runio.CHECKPOINT}")
+        raise ConfigError(f"{run_dir} has result.json but no {checkpoint.CHECKPOINT}")
     model = build_variant(result.config["model"], result.config["dataset"]["num_classes"])
     model.load_state_dict(ckpt["model"])
     return Run(run_dir, frozen(model), result)
@@ -84,7 +84,7 @@ def eval_images(
     run: Run, n: int, data_root: str | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """`n` test images of the run's dataset, preprocessed and normalized as its evaluation did: the dataset's
-    own test loader (datasets.py) with limit_test=n. CIFAR: the first n test images, normalized with the
+    own test loader (datasets/) with limit_test=n. CIFAR: the first n test images, normalized with the
     statistics of the run's own training split; ImageNet: n validation images taken round-robin over
     classes, center crops. Returns (x, mean, std): x (n, 3, H, W) float32 = (pixels - mean) / std, mean and
     std (3,) in pixel units; fewer than n rows if some ImageNet files are unreadable."""
@@ -128,7 +128,7 @@ def publish(fig: Figure, numbers: dict, name: str, out_dir: Path, runs: list[Run
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / f"{name}.png"
     runio.atomic_write(png, lambda f: fig.savefig(f, format="png", dpi=fig.dpi))  # no half-written PNG
-    numbers = {**numbers, "analysis_code_version": runio.code_version()}  # the code that drew it
+    numbers = {**numbers, "analysis_code_version": provenance.code_version()}  # the code that drew it
     runio.atomic_write(out_dir / f"{name}.json", lambda f: f.write(_dumps(numbers).encode()))
     if tb:
         from torch.utils.tensorboard import SummaryWriter

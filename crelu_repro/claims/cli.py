@@ -28,7 +28,7 @@ from .spec import CLAIMS_YAML, load_claims
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m crelu_repro.claims", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--sweeps", type=Path, help="the tables' sweep root (default multirun, --quick: multirun/quick)"
+        "--sweeps", type=Path, help=f"the tables' sweep root (default {SWEEPS}, --quick: {QUICK_SWEEPS})"
     )
     parser.add_argument("--out", type=Path, help="where to write (default results, --quick: results/quick)")
     parser.add_argument(

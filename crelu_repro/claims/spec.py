@@ -150,7 +150,7 @@ def _evidence(entry: object, where: str) -> Evidence:
             f"{where}: unknown {'table' if 'table' in e else 'figure'} {source!r}; "
             f"valid: {', '.join(valid_sources)}"
         )
-    metrics = _list(e, "layers" if "figure" in e else "metrics", where)
+    metrics = _metrics(e, where)
     group = Evidence(
         source,
         _list(e, "datasets", where),
@@ -163,6 +163,15 @@ def _evidence(entry: object, where: str) -> Evidence:
     )
     _check_names(group, where)
     return group
+
+
+def _metrics(entry: dict, where: str) -> tuple:
+    """A group's metrics (figures: its layers); `metrics: table` is every error column its table declares."""
+    if "figure" in entry:
+        return _list(entry, "layers", where)
+    if entry.get("metrics") == "table":
+        return tuple(m.key for m in declared(entry["table"]).spec.metrics)
+    return _list(entry, "metrics", where)
 
 
 def _list(entry: dict, key: str, where: str) -> tuple:

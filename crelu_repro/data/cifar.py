@@ -31,14 +31,9 @@ from crelu_repro.errors import DatasetError
 
 from . import os_errors
 from .cifar_pickle import HashingReader, RestrictedUnpickler
+from .types import Split
 
 CIFAR_NAMES = ("cifar10", "cifar100")
-
-
-@dataclass
-class Split:
-    images: np.ndarray  # (N, 3, 32, 32) uint8, C-contiguous
-    labels: np.ndarray  # (N,) int64
 
 
 @dataclass

@@ -16,10 +16,10 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision.io import ImageReadMode, decode_jpeg
 
-from ..schema import DatasetConfig
 from . import os_errors
 
-MAX_PIXELS: int = DatasetConfig.max_pixels  # the default; its home and provenance are config.py / YAML
+# PIL's own bomb limit, for callers outside a run; a run passes dataset.max_pixels (configs/dataset/).
+MAX_PIXELS: int = Image.MAX_IMAGE_PIXELS
 # Start-of-frame markers (baseline, extended, progressive, lossless; Huffman and arithmetic). Not C4
 # (DHT), C8 (reserved) or CC (DAC).
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}

@@ -165,7 +165,8 @@ def _check_classifier(row: Conv | Linear, name: str, act: str, width: float, num
         change = " and ".join(
             [f"width {width:g}"] * (width != 1) + [f"{act} (x{multiplier} maps)"] * (multiplier != 1)
         )
-        pair = ", or pair crelu with width 0.5 there as allcnnb_crelu_all_half does" * (act == "crelu")
+        half = f"{1 / multiplier:g}"  # the width that keeps the maps (CReLU: 0.5)
+        pair = f", or pair {act} with width {half} there as allcnnb_crelu_all_half does" * (multiplier > 1)
         raise ConfigError(
             f"{name} is the classifier: it must output the {num_classes} class scores, and {change} there "
             f"would make {maps:g}; {keep}{pair}"

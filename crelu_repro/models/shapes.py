@@ -1,6 +1,6 @@
 """A network's shapes at an image size, traced on the meta device (no memory, no arithmetic): whether a
 description can take the dataset's images, its parameter count and the size of its activations, known
-before any data is read or any folder made (`config.validate`; the memory estimate is `memory.py`).
+before any data is read or any folder made (`config_checks.validate`; the memory estimate is `memory.py`).
 """
 
 from __future__ import annotations

@@ -12,11 +12,11 @@ description equals one (`model=relu 'model.acts={conv1-7: crelu}'` is `crelu`).
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from ..config import CONFIG_DIR, open_tables
+from ..activations import get_activation
+from ..config_files import load_group_file, open_tables, options
 from ..errors import ConfigError
 from ..schema import ModelConfig
 from . import allcnnb, convpool, vgg
@@ -27,19 +27,8 @@ FAMILIES: dict[str, tuple[Row, ...]] = {
     "vgg": vgg.VGG_13C_2FC,
     "allcnnb": allcnnb.ALL_CNN_B,
 }
-MODEL_DIR = CONFIG_DIR / "model"
 # Every file not starting with "_" is a variant ("_shared.yaml" holds what they all share).
-MODEL_NAMES: tuple[str, ...] = tuple(sorted(p.stem for p in MODEL_DIR.glob("*.yaml") if p.stem[0] != "_"))
-
-
-def _load_yaml(path: Path) -> DictConfig:
-    """One group file with its defaults list applied (entries are files of the same group; own keys last)."""
-    own = OmegaConf.load(path)
-    merged = OmegaConf.create()
-    for entry in own.pop("defaults", []):
-        if entry != "_self_":
-            merged = OmegaConf.merge(merged, _load_yaml(path.with_name(f"{entry}.yaml")))
-    return OmegaConf.merge(merged, own)
+MODEL_NAMES: tuple[str, ...] = options("model")
 
 
 @functools.cache
@@ -48,7 +37,7 @@ def load_variant(name: str) -> Variant:
     if name not in MODEL_NAMES:
         raise ConfigError(f"unknown model {name!r}; valid: {', '.join(MODEL_NAMES)}")
     node = open_tables(OmegaConf.structured(ModelConfig))
-    return variant_of(OmegaConf.merge(node, _load_yaml(MODEL_DIR / f"{name}.yaml")))
+    return variant_of(OmegaConf.merge(node, load_group_file("model", name)))
 
 
 def variant_of(cfg: DictConfig | dict) -> Variant:
@@ -76,10 +65,10 @@ def _factor(layer: object, value: object) -> float:
 
 
 def signature(variant: Variant) -> tuple:
-    """What decides the network: each layer's (activation, width), BN, and CReLU's base where CReLU is
-    used."""
+    """What decides the network: each layer's (activation, width), BN, and the base where an activation
+    that takes one (CReLU) is used."""
     layers = tuple(assignments(FAMILIES[variant.family], variant))
-    base = variant.crelu_base if any(act == "crelu" for _, act, _ in layers) else None
+    base = variant.crelu_base if any(get_activation(act).takes_base for _, act, _ in layers) else None
     return variant.family, layers, variant.batchnorm, base
 
 

@@ -22,9 +22,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..build import build
 from ..config import compose
-from ..data import CIFAR_NAMES, RawData, Split, Splits, split_by_protocol
+from ..data import CIFAR_NAMES, RawData, Split, Splits
 from ..data.cifar import _OFFICIAL_COUNTS as OFFICIAL_COUNTS  # the files' own counts
-from ..datasets import load_splits
+from ..datasets import load_splits, split_by_protocol
 from ..distributed import Dist
 from ..errors import DatasetError
 from ..eta import RunShape

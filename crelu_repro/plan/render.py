@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from .. import runio
+from .. import provenance, runio
 from ..eta import EVAL_COST
 from .cost import REFERENCE_CARD, RowCost, TableCost
 from .sizes import ALPHA, POWER, ClaimPlan, Side, SizedCheck
@@ -19,7 +19,7 @@ def machine(device: str) -> dict:
     card = torch.cuda.get_device_name() if device.startswith("cuda") else None
     return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "device": device or "none probed",
             "card": card, "cpu": platform.processor() or platform.machine(), "load": os.getloadavg()[0],
-            "torch": torch.__version__, "code": runio.code_version()}  # fmt: skip
+            "torch": torch.__version__, "code": provenance.code_version()}  # fmt: skip
 
 
 def write(out: Path, meta: dict, tables: list[TableCost], claims: list[ClaimPlan]) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..cli_paths import fail, input_dir, output_dir, write_error
 from ..errors import CreluError
-from ..paths import QUICK_SWEEPS, SWEEPS
+from ..paths import QUICK_SWEEPS, SWEEPS, table_sweep_dir
 from .plan import Table
 from .render import command, render
 from .spec import table_names
@@ -36,7 +36,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     options, overrides = split_argv(argv)
     args = parser.parse_args(options)
     args.overrides = overrides
-    args.sweep_dir = args.sweep_dir or Path(QUICK_SWEEPS if args.quick else SWEEPS) / args.table
+    args.sweep_dir = args.sweep_dir or Path(table_sweep_dir(args.table, args.quick))
     args.out = args.out or Path("results/quick" if args.quick else "results")
     return args
 

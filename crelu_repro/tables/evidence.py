@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import canonical_identity
+from ..identity import canonical_identity
+from ..provenance import config_diff
 from ..results import RESULT, Result, ResultError, read_result
-from ..runio import config_diff
 from ..sweep import ERROR, error_message
 from .plan import PlannedRun, Table
 from .scores import ScoresError, load_scores

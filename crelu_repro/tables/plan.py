@@ -9,7 +9,7 @@ overrides), each composed as Hydra composes it: its config-group choices (and ma
 defaults list, once per distinct choice (the expensive part), then its scalar `key=value` overrides
 applied with `OmegaConf.update(..., merge=True)`, Hydra's own way. The directory is the one `train.py -m`
 gives the job (`paths.run_subdir` through the same resolver arguments) and the identity is
-`config.identity` of its config: what a run that belongs to this table must have recorded.
+`identity.identity` of its config: what a run that belongs to this table must have recorded.
 """
 
 from __future__ import annotations
@@ -27,13 +27,17 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from ..config import CONFIG_DIR, choice, compose, identity, model_label, recipe_overrides, validate
+from ..config import compose, model_label
+from ..config_checks import validate
+from ..config_files import groups
+from ..identity import identity, recipe_overrides
 from ..models import Variant, variant_of
 from ..models.variants import signature
 from ..paths import run_subdir
+from ..schema import choice
 from .spec import TableError, TableSpec, check_name, compose_experiment, spec_of, split_overrides
 
-GROUPS = frozenset(p.name for p in CONFIG_DIR.iterdir() if p.is_dir())  # model, dataset, ..., experiment
+GROUPS = frozenset(groups())  # model, dataset, ..., experiment
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,7 +49,7 @@ class PlannedRun:
     seed: int
     fold: int | None  # the held-out fold under kfold, else None (as result.json records it)
     path: Path  # where the sweep puts it
-    identity: dict  # config.identity of its config
+    identity: dict  # identity.identity of its config
     classes: int  # the dataset's class count (its test scores' width)
     overrides: tuple[str, ...]  # its job's overrides: `config.compose(overrides)` is its config
 

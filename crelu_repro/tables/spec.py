@@ -20,7 +20,8 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from ..config import CONFIG_DIR, check_override_keys, compose
+from ..config import check_override_keys, compose
+from ..config_files import CONFIG_DIR, groups
 from ..errors import CreluError
 from ..paper import tables as paper_tables
 from ..results import MAYBE_PERCENT, PERCENT, Result
@@ -141,8 +142,7 @@ def split_overrides(overrides: Sequence[str]) -> tuple[list[str], list[str]]:
 def compose_experiment(name: str, task: list[str], hydra: list[str]) -> DictConfig:
     """`train.py -m experiment=<name> <overrides>` as Hydra composes it (its hydra node included); a
     composition error is one TableError line."""
-    groups = {p.name for p in CONFIG_DIR.iterdir() if p.is_dir()}
-    check_override_keys(task, groups)
+    check_override_keys(task, groups())
     try:  # a sweep (`model=relu,crelu`) is the jobs' to apply: Hydra's multirun composes without it too
         plain = [o for o in task if not OverridesParser.create().parse_override(o).is_sweep_override()]
         return compose([*plain, *hydra, "out_dir=."], return_hydra_config=True)

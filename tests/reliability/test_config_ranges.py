@@ -11,7 +11,8 @@ import pytest
 from conftest import TINY, run_train
 from hydra.errors import ConfigCompositionException
 
-from crelu_repro.config import compose, validate
+from crelu_repro.config import compose
+from crelu_repro.config_checks import registries, validate
 from crelu_repro.errors import ConfigError
 from crelu_repro.schema import Free, OneOf, Range, TrainConfig
 
@@ -61,7 +62,7 @@ def test_an_out_of_range_value_of_every_field_is_refused_by_name(key, f):
     with pytest.raises(ConfigError) as err:
         validate(compose([*extra, _override(key, bad)]))
     message = str(err.value)
-    assert f"{key}=" in message and check.describe() in message, message
+    assert f"{key}=" in message and check.describe(registries()) in message, message
 
 
 @pytest.mark.parametrize(

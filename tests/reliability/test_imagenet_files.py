@@ -9,9 +9,9 @@ import torch
 from imagenet_fixture import WNIDS, class_image, write_imagenet
 from omegaconf import OmegaConf
 
-from crelu_repro.data import read_imagenet
 from crelu_repro.data.imagenet import ImageNetLoader, scan_imagenet
 from crelu_repro.data.jpeg import decode_cpu
+from crelu_repro.datasets.imagenet import read_imagenet
 from crelu_repro.errors import DatasetError
 
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")

@@ -13,7 +13,7 @@ import torch
 from cifar_fixture import write_cifar
 from conftest import TINY, train_in_process
 
-from crelu_repro import faults, runio
+from crelu_repro import checkpoint, faults
 from crelu_repro.errors import ConfigError, DatasetError, TrainingError
 from crelu_repro.models import builder
 from crelu_repro.models.variants import FAMILIES
@@ -135,7 +135,7 @@ def test_a_nan_before_any_checkpoint_says_none_is_kept(cifar_train, tmp_path, mo
         "the loss became NaN/inf at epoch 1, step 2. Stopped; no checkpoint was written before it, so a "
         "rerun starts afresh. Check the data, or lower optim.lr."
     )
-    assert not (tmp_path / "run" / runio.CHECKPOINT).exists()
+    assert not (tmp_path / "run" / checkpoint.CHECKPOINT).exists()
     assert (
         "[ERROR] the loss became NaN/inf at epoch 1, step 2" in (tmp_path / "run" / "train.log").read_text()
     )
