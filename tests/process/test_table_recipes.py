@@ -1,0 +1,17 @@
+"""A table is its experiment file, composed with the same overrides as its sweep: `make table-X ARGS=...`
+trains and renders the same runs, another recipe gets its own folder, and a run's directory follows what
+it computes (two configurations that compute different things never share one)."""
+
+from __future__ import annotations
+
+import subprocess
+
+from crelu_repro.tables import table_names
+from tests.helpers import REPO
+
+
+def test_make_help_lists_every_table():
+    proc = subprocess.run(["make", "help"], cwd=REPO, capture_output=True, text=True, check=True)
+    for name in table_names():
+        assert f"make table-{name} " in proc.stdout
+    assert "make table-params" in proc.stdout and "make tables" in proc.stdout
