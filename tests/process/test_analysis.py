@@ -1,4 +1,5 @@
-"""The discussion-section analyses: pairing filters, invariance scores, CReLU reconstruction, and the CLI."""
+"""The discussion-section analyses: the part that needs real processes (signals, exit codes, subprocesses);
+the in-process tests are tests/unit/test_analysis.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""claims.yaml covers every claim of the slides' results and discussion pages, in their own words; a broken
-claims file is one clear message."""
+"""claims.yaml covers every claim of the slides' results and discussion pages, in their own words: the part
+that needs real processes (signals, exit codes, subprocesses); the in-process tests are
+tests/unit/test_claims_data.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""Bad models and sizes fail at composition, before any data is read or any folder made: the classifier
-always outputs the class count, the network's shapes are traced at the dataset's image size (meta device),
-values have upper bounds, one training step's memory is estimated, and a value the run would ignore is
-refused. Each is one line naming the layer, the value or the number."""
+"""Bad models and sizes fail at composition, before any data is read or any folder made: the part that
+needs real processes (signals, exit codes, subprocesses); the in-process tests are
+tests/unit/test_composition.py."""
 
 from __future__ import annotations
 

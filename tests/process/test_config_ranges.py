@@ -1,6 +1,6 @@
-"""Every config value is range-checked at composition, before any data is read: one message naming the key,
-the value and the valid range. The ranges live in the schema (crelu_repro/schema.py); the walk below covers
-every field, so a field added without a range fails here."""
+"""Every config value is range-checked at composition, before any data is read: the part that needs real
+processes (signals, exit codes, subprocesses); the in-process tests are
+tests/unit/test_config_ranges.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The run's TensorBoard output: read back from its event files, and served by a real `tensorboard`."""
+"""The run's TensorBoard output: the part that needs real processes (signals, exit codes, subprocesses);
+the in-process tests are tests/unit/test_dashboard.py."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""Bad dataset input gives one clear DatasetError that says what to do: malformed CIFAR labels, files and
-folders we may not read (permission denied: fix the permissions, never "delete it"), and JPEG
-decompression bombs (counted as unreadable, with the reason, and never decoded).
-
-Permission tests: this sandbox and CI run as root, which `chmod 000` does not stop, so the denial is made
-in-process instead: the OS call that a real unreadable file or folder fails (open, os.stat, os.scandir,
-np.fromfile) is patched to raise PermissionError(EACCES) for that path, as the kernel would.
-"""
+"""Bad dataset input gives one clear DatasetError that says what to do: the part that needs real processes
+(signals, exit codes, subprocesses); the in-process tests are tests/unit/test_data_inputs.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The environment a run reads (torchrun's variables, CRELU_FAULT, CRELU_DATA) is checked before anything
-else: a malformed or stray value is one line and a non-zero exit, and outputs never go elsewhere. Every stop
-signal a cluster or a terminal sends (SIGTERM, SIGINT, SIGHUP, SIGUSR2) makes the run checkpoint."""
+else: the part that needs real processes (signals, exit codes, subprocesses); the in-process tests are
+tests/unit/test_environment.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The suite runs the same on a machine with a GPU: tests name their device and cannot reach CUDA."""
+"""The suite runs the same on a machine with a GPU: the part that needs real processes (signals, exit
+codes, subprocesses); the in-process tests are tests/unit/test_gpu_parity.py."""
 
 from __future__ import annotations
 

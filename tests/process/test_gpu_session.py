@@ -1,6 +1,5 @@
-"""scripts/gpu_session.sh (`make gpu-session`), rehearsed on the CPU: a few small files where the caller
-says, a table last, every step bounded by the time left; a timed-out or failed step keeps its log and the
-rest go on; a stop signal ends the step in flight and still writes the summary; no `OUT` is read."""
+"""scripts/gpu_session.sh (`make gpu-session`), rehearsed on the CPU: the part that needs real processes
+(signals, exit codes, subprocesses); the in-process tests are tests/unit/test_gpu_session.py."""
 
 from __future__ import annotations
 

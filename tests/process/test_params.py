@@ -1,3 +1,6 @@
+"""Parameter counts, `python -m crelu_repro.params --write`: the part that needs real processes; the
+in-process tests are tests/unit/test_params.py."""
+
 import json
 import subprocess
 import sys

@@ -1,5 +1,5 @@
-"""SIGTERM (and SIGINT) are always honoured: a checkpoint, a message, exit 143, whatever the epoch length,
-under torchrun whatever `trainer.log_every`, and in a local sweep, which then starts nothing more."""
+"""SIGTERM (and SIGINT) are always honoured: the part that needs real processes (signals, exit codes,
+subprocesses); the in-process tests are tests/unit/test_preemption.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""What a run directory holds is checked before it is trusted: a resume on other data is refused, files that
-are ours in name but not in content get a message, and a directory that cannot be written is one line."""
+"""What a run directory holds is checked before it is trusted: the part that needs real processes (signals,
+exit codes, subprocesses); the in-process tests are tests/unit/test_run_files.py."""
 
 from __future__ import annotations
 

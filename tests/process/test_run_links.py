@@ -1,6 +1,5 @@
-"""Nothing is written outside a run: a symbolic link in the place of any file or folder a run writes is
-refused with one line naming it, and its target is never touched (README: "Outputs are written only under
-fixed names inside the run directory")."""
+"""Nothing is written outside a run: the part that needs real processes (signals, exit codes,
+subprocesses); the in-process tests are tests/unit/test_run_links.py."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
 """SLURM sweeps through hydra-submitit-launcher, tested for real with submitit's local executor
-(`hydra/launcher=submitit_local`: the same launcher code, each job in its own process, submitit's signal
-handling and requeue): the results equal the basic launcher's; SIGUSR2 (submitit's warning before a time
-limit) makes the run checkpoint and the requeued job resume to the uninterrupted result; SIGTERM (preemption,
-`scancel`) makes it checkpoint and the rerun sweep finish it."""
+(`hydra/launcher=submitit_local`: the part that needs real processes (signals, exit codes,
+subprocesses); the in-process tests are tests/unit/test_slurm.py."""
 
 from __future__ import annotations
 

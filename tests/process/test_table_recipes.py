@@ -1,6 +1,6 @@
-"""A table is its experiment file, composed with the same overrides as its sweep: `make table-X ARGS=...`
-trains and renders the same runs, another recipe gets its own folder, and a run's directory follows what
-it computes (two configurations that compute different things never share one)."""
+"""A table is its experiment file, composed with the same overrides as its sweep: the part that needs real
+processes (signals, exit codes, subprocesses); the in-process tests are
+tests/unit/test_table_recipes.py."""
 
 from __future__ import annotations
 

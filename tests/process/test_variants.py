@@ -1,5 +1,5 @@
-"""Variants are described by their Hydra config: the YAML files are the registry, any description trains,
-and a description that no file names gets a label that says what it is."""
+"""Variants are described by their Hydra config: the part that needs real processes (signals, exit codes,
+subprocesses); the in-process tests are tests/unit/test_variants.py."""
 
 from __future__ import annotations
 
