@@ -10,8 +10,9 @@ from pathlib import Path
 from .errors import CreluError, StorageError
 
 
-def output_dir(path: Path, option: str) -> Path:
-    """`path` as a folder to write into, created with its parents when missing."""
+def output_dir(path: Path, option: str, create: bool = True) -> Path:
+    """`path` as a folder to write into, created with its parents when missing (`create`; else only checked
+    that no file stands in its way)."""
     blocker = next((p for p in (path, *path.parents) if p.exists()), None)  # the nearest that exists
     if blocker == path and not path.is_dir():
         raise CreluError(f"{option} {path} exists and is a file, not a directory; choose another {option}")
@@ -20,6 +21,8 @@ def output_dir(path: Path, option: str) -> Path:
             f"{option} {path} cannot be created: {blocker} is a file; give a folder to write into (it is "
             "created if missing)."
         )
+    if not create:
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:  # no permission, a read-only disk

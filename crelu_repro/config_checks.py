@@ -30,12 +30,12 @@ def registries() -> Registries:
     return {"families": FAMILIES, "bases": BASES, "datasets": DATASETS, "backends": backends}
 
 
-def validate(cfg: DictConfig, world_size: int = 1) -> None:
+def validate(cfg: DictConfig, world_size: int = 1, memory_check: bool = True) -> None:
     """Every value in its schema range, no key the schema lacks, and the combinations; then the model: its
     description (layers, activations, widths, the classifier's outputs), its shapes traced at the dataset's
-    image size, and whether one training step can fit the device. Raises ConfigError listing each problem
-    with its key, value and what is valid. Paths become absolute (a relative one would change meaning with
-    the directory)."""
+    image size, and (`memory_check`) whether one training step can fit this machine's device. Raises
+    ConfigError listing each problem with its key, value and what is valid. Paths become absolute (a relative
+    one would change meaning with the directory)."""
     problems = [*_unknown_keys(cfg, TrainConfig), *_out_of_range(cfg, TrainConfig, registries())]
     problems = problems or _combinations(cfg, world_size)  # combinations of values that are each valid
     if problems:
@@ -44,7 +44,8 @@ def validate(cfg: DictConfig, world_size: int = 1) -> None:
         )
     variant = check_variant(cfg.model, cfg.dataset.num_classes)
     shapes = trace(variant, cfg.dataset.num_classes, cfg.dataset.image_size)
-    _check_memory(cfg, variant, shapes, world_size)
+    if memory_check:
+        _check_memory(cfg, variant, shapes, world_size)
     cfg.dataset.root = os.path.abspath(os.path.expanduser(str(cfg.dataset.root)))
 
 

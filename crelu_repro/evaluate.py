@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 
 from .data.crops import PATCHES, ten_crops
+from .results import TEST_ERRORS
 from .stats import error_rate, vote
 
 __all__ = [
@@ -93,10 +94,11 @@ def top1_error(model: torch.nn.Module, loader, batch_size: int, rt) -> float:
 def evaluate_ten_patch(
     model: torch.nn.Module, loader, batch_size: int, rt
 ) -> tuple[dict, torch.Tensor, torch.Tensor]:
-    """ImageNet test: {test_error, test_error_top5, test_error_10patch, test_error_top5_10patch} (%), the
-    center-crop scores (N, classes) in float16 (the precision of test_scores.npy) and the labels (N,), from
-    one pass over the 10 crops of each image. `batch_size` counts model inputs: a batch holds the crops of
-    batch_size // 10 images, so trainer.eval_batch_size means the same memory for every dataset."""
+    """ImageNet test: the top-1 and top-5 errors (%) of the center crop and of 10 patches, under their Result
+    fields (results.TEST_ERRORS); the center-crop scores (N, classes) in float16 (the precision of
+    test_scores.npy) and the labels (N,), from one pass over the 10 crops of each image. `batch_size` counts
+    model inputs: a batch holds the crops of batch_size // 10 images, so trainer.eval_batch_size means the
+    same memory for every dataset."""
     model.eval()
     center, hits, labels = [], [], []
     images = max(1, batch_size // PATCHES)
@@ -110,10 +112,5 @@ def evaluate_ten_patch(
     center, hits, labels = (_gathered(p, rt).cpu() for p in (center, hits, labels))
     k = hits.shape[1] // 2
     single, patched = hit_errors(hits[:, :k].bool()), hit_errors(hits[:, k:].bool())
-    errors = {
-        "test_error": single[1],
-        "test_error_top5": single[5],
-        "test_error_10patch": patched[1],
-        "test_error_top5_10patch": patched[5],
-    }
+    errors = {key: (patched if ten_patch else single)[k] for (k, ten_patch), key in TEST_ERRORS.items()}
     return errors, center, labels

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from .cli_paths import fail, output_dir
 from .config import register
 from .config_checks import validate
-from .errors import CreluError
+from .errors import ConfigError, CreluError
 from .runtime import check_environment
 
 
@@ -38,19 +38,43 @@ class OutputDirCheck(Callback):
         _check(lambda: output_dir(Path(config.hydra.run.dir), "hydra.run.dir"))
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        _check(lambda: output_dir(Path(config.hydra.sweep.dir), "hydra.sweep.dir"))
+        # made by the sweeper, once every job's config is checked (check_sweep): here only no file in its way
+        _check(lambda: output_dir(Path(config.hydra.sweep.dir), "hydra.sweep.dir", create=False))
 
     def __reduce__(self):
         return (_job_process_callback, ())
 
 
-def _validate(config: DictConfig) -> None:
+def _validate(config: DictConfig, memory_check: bool = True) -> None:
     """`config_checks.validate` on the task's part of Hydra's config (train() validates it again)."""
     task = OmegaConf.create(OmegaConf.to_container(config, resolve=False))
     with open_dict(task):
         del task["hydra"]
     OmegaConf.set_struct(task, True)
-    validate(task, check_environment().world)
+    validate(task, check_environment().world, memory_check=memory_check)
+
+
+def check_sweep(sweep_dir: Path, jobs: list[tuple[list[str], DictConfig]]) -> None:
+    """Every job of a sweep (its overrides, its composed config) checked before the sweep's folder is made or
+    any job starts: an invalid one stops the whole sweep with one message naming each, and no folder is
+    made. Then the sweep's folder is made (one line if it cannot be). The memory of one step is left to each
+    job, on the machine that runs it (a SLURM login node is not the GPU node)."""
+    bad = []
+    for num, (overrides, config) in enumerate(jobs):
+        try:
+            _validate(config, memory_check=False)
+        except CreluError as err:
+            bad.append(f"#{num} {' '.join(overrides)}: {' '.join(str(err).split())}")
+    if bad:
+        listed = bad[:MAX_LISTED] + [f"... and {len(bad) - MAX_LISTED} more"] * (len(bad) > MAX_LISTED)
+        sys.exit(fail(ConfigError(
+            f"{len(bad)} of the sweep's {len(jobs)} jobs have an invalid configuration; no job was started "
+            "and no folder made. Fix the overrides and rerun:" + "".join(f"\n  {line}" for line in listed)
+        )))  # fmt: skip
+    _check(lambda: output_dir(sweep_dir, "hydra.sweep.dir"))
+
+
+MAX_LISTED = 10  # invalid jobs named in full; a 100-run table with one bad override names the first ten
 
 
 def _check(step) -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .cli_paths import fail, output_dir, write_error
+from . import runio
+from .cli_paths import fail, output_dir
 from .config_files import dataset_classes
 from .errors import CreluError
 from .models import baseline, build_model, load_variant
@@ -88,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = param_rows()
     if out:
         try:
-            (out / "table_params.md").write_text(markdown(rows))
-            (out / "table_params.json").write_text(json.dumps(rows, indent=1) + "\n")
-        except OSError as err:  # after the checks: disk full, permissions
-            return fail(write_error(err, "the parameter table"))
+            runio.write_text(out / "table_params.md", markdown(rows))  # atomic, never through a link
+            runio.write_text(out / "table_params.json", json.dumps(rows, indent=1) + "\n")
+        except CreluError as err:  # a link in the place of a file, a full disk: one line, nothing followed
+            return fail(err)
     sys.stdout.write(json.dumps(rows, indent=1) + "\n" if args.json else markdown(rows))
     return 0
 

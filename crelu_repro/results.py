@@ -152,6 +152,15 @@ def _checked(cls: type, obj: object, where: Path | str, prefix: str) -> dict:
     return {f.name: obj[f.name] for f in fields if f.name in obj}
 
 
+# The test errors by (k of top-k, 10-patch or center crop): the Result fields above that hold them, so the
+# evaluation that measures them (evaluate.evaluate_ten_patch) writes exactly these fields.
+TEST_ERRORS = {
+    (1, False): "test_error", (5, False): "test_error_top5",
+    (1, True): "test_error_10patch", (5, True): "test_error_top5_10patch",
+}  # fmt: skip
+assert set(TEST_ERRORS.values()) <= {f.name for f in dataclasses.fields(Result)}
+
+
 class ResultError(CreluError):
     """A result.json that this trainer did not write (or that was edited): refused, never overwritten."""
 

@@ -11,7 +11,7 @@ import yaml
 
 from ..analysis.sets import FIGURE_SETS
 from ..errors import CreluError
-from ..models import FAMILIES, MODEL_NAMES
+from ..models import FAMILIES, MODEL_NAMES, Variant
 from ..models.builder import assignments
 from ..paper import tables as paper_tables
 from ..tables import Table, table_names
@@ -226,11 +226,18 @@ def declared(name: str) -> Table:
 
 
 def placement_rows() -> dict[int, str]:
-    """The placement table's rows by depth: the deepest layer with CReLU (0 = none) -> the row's label."""
+    """The placement table's rows by depth: the deepest layer whose activation the row changes from its
+    family's table (0 = none, the baseline) -> the row's label. Read from the descriptions, not from any
+    activation's name, so a placement study of another activation works the same."""
     rows = {}
     for row, variant in declared(PLACEMENT).variants().items():
-        acts = assignments(FAMILIES[variant.family], variant)
-        rows[max((i for i, (_, act, _) in enumerate(acts, start=1) if act == "crelu"), default=0)] = row
+        table = FAMILIES[variant.family]
+        plain = assignments(table, Variant(variant.family))
+        changed = [
+            depth for depth, ((_, act, _), (_, base, _)) in
+            enumerate(zip(assignments(table, variant), plain, strict=True), start=1) if act != base
+        ]  # fmt: skip
+        rows[max(changed, default=0)] = row
     return rows
 
 

@@ -18,3 +18,30 @@ def test_train_py_refuses_before_reading_data_or_training(tmp_path):
         "error: invalid configuration: eval.train_error_images=-5: must be an integer >= 0"
     )
     assert not run_dir.exists()  # no checkpoint, no log, no folder: not even the data was looked at
+
+
+def test_a_sweep_with_an_invalid_job_starts_nothing_and_makes_no_folder(tmp_path):
+    """Before: Hydra made each job's folder, the valid job trained and the invalid one left an error.json
+    behind. Now the sweeper checks every job's config first: one message naming each invalid job (its number
+    and overrides), exit 2, and neither the sweep's folder nor any job's exists."""
+    sweep_dir = tmp_path / "multirun" / "mine"
+    grid = ["model=crelu_half,relu", "optim.lr=0.1,-1"]
+    proc = run_train(["-m", *TINY[:-1], *grid, "dataset.root=/nonexistent", f"hydra.sweep.dir={sweep_dir}"])
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "2 of the sweep's 4 jobs have an invalid configuration; no job was started" in proc.stderr
+    listed = {line.split()[0]: line for line in proc.stderr.splitlines()[1:]}  # "#<job> <overrides>: why"
+    assert set(listed) == {"#1", "#3"}  # the jobs of lr=-1, in Hydra's order
+    for job, model in (("#1", "crelu_half"), ("#3", "relu")):
+        assert f" model={model} optim.lr=-1 " in listed[job]
+        assert listed[job].endswith(": invalid configuration: optim.lr=-1.0: must be > 0")
+    assert not (tmp_path / "multirun").exists()
+
+
+def test_a_sweep_of_valid_jobs_still_runs(cifar_root, tmp_path):
+    """The check before the sweep passes valid jobs through to the launcher unchanged."""
+    sweep_dir = tmp_path / "sweep"
+    proc = run_train(["-m", *TINY, f"dataset.root={cifar_root}", "dataset.limit_train=64",
+                      "dataset.limit_test=64", "eval=kfold", "eval.fold=0,1",
+                      f"hydra.sweep.dir={sweep_dir}"])  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(list(sweep_dir.rglob("result.json"))) == 2

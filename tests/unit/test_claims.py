@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crelu_repro.claims import Figures, Sweeps, assess, combine, load_claims, verdict_of
+from crelu_repro.claims import Figures, Sweeps, assess, combine, load_claims, spec, verdict_of
 from crelu_repro.stats import Difference, welch_difference
 from tests.helpers import REPO
 from tests.helpers.claims import spread, write_figure, write_runs
@@ -206,3 +206,11 @@ def test_the_rules_read_the_json_that_the_analysis_really_writes(tmp_path):
     assert [c.verdict for c in recon[:2]] == ["reproduced"] * 2  # errors 0.00 and 0.12 over 4 images
     assert [c.counts for c in recon] == [True, True, False, False]  # conv3, conv4: through max-pooling
     assert recon[0].n_left == 4 and recon[0].unit == "images"
+
+
+def test_placement_rows_by_the_deepest_layer_they_change():
+    """Read from each row's description against its family's table, not from an activation's name."""
+    assert spec.placement_rows() == {
+        0: "relu", 1: "relu+crelu@conv1", 2: "relu+crelu@conv1-2", 4: "relu+crelu@conv1-4",
+        5: "relu+crelu@conv1-5", 7: "crelu",
+    }  # fmt: skip

@@ -1,16 +1,14 @@
 import json
-import subprocess
-import sys
+import os
 
 import pytest
+
+from crelu_repro import params
 
 
 @pytest.fixture(scope="module")
 def rows():
-    out = subprocess.run(
-        [sys.executable, "-m", "crelu_repro.params", "--json"], capture_output=True, text=True, check=True
-    ).stdout
-    return {(r["model"], r["dataset"]): r for r in json.loads(out)}
+    return {(r["model"], r["dataset"]): r for r in params.param_rows()}
 
 
 @pytest.mark.parametrize(
@@ -51,3 +49,25 @@ def test_every_reported_row_has_the_design_fields(rows):
     for row in rows.values():
         assert {"model", "dataset", "params", "conv_weights", "paper_params"} <= set(row)
         assert row["params"] >= row["conv_weights"] > 0
+
+
+@pytest.mark.parametrize("name", ["table_params.md", "table_params.json"])
+def test_write_never_follows_a_link(tmp_path, capsys, name):
+    """`--write DIR` with a link planted in the place of one of its files: refused, naming the link, and the
+    link's target is untouched."""
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(outside, out / name)
+    assert params.main(["--write", str(out)]) != 0
+    assert f"{out / name} is a symbolic link" in capsys.readouterr().err
+    assert outside.read_text() == "keep me\n"
+    assert os.path.islink(out / name)
+
+
+def test_write_writes_both_files(tmp_path, capsys):
+    assert params.main(["--write", str(tmp_path), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert json.loads((tmp_path / "table_params.json").read_text()) == printed
+    assert (tmp_path / "table_params.md").read_text().startswith("# Parameters: paper vs ours")
