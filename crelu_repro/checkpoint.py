@@ -5,6 +5,7 @@ arbitrary unpickling; a file that is not one this trainer can resume is refused 
 from __future__ import annotations
 
 import io
+import pickle
 from pathlib import Path
 
 import torch
@@ -28,6 +29,14 @@ TRAINER_KEYS = ("format", "model", "optimizer", "scheduler", "state", "rng", "id
 FORMAT = 3
 
 
+def _why_unreadable(exc: Exception) -> str:
+    """One line: torch's own messages run over many (the weights-only refusal over ten)."""
+    if isinstance(exc, pickle.UnpicklingError):
+        return "it holds Python objects beyond tensors and plain values; loading them could run code"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text if len(text) <= 200 else text[:197] + '...'}"
+
+
 def load_checkpoint(run_dir: Path, require: tuple[str, ...] = TRAINER_KEYS) -> dict | None:
     """The checkpoint, loaded with weights_only=True (no arbitrary unpickling), or None if absent. A file
     that loads but lacks the `require`d keys (a bare state_dict, a list, another trainer's) is refused."""
@@ -38,7 +47,7 @@ def load_checkpoint(run_dir: Path, require: tuple[str, ...] = TRAINER_KEYS) -> d
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # atomic writes make this unlikely: a damaged disk or a foreign file
         raise ConfigError(
-            f"{path} cannot be read ({type(exc).__name__}: {exc}). Move it away to start this run afresh."
+            f"{path} cannot be read ({_why_unreadable(exc)}). Move it away to start this run afresh."
         ) from exc
     missing = [k for k in require if not isinstance(ckpt, dict) or k not in ckpt]
     stale = "format" in require and isinstance(ckpt, dict) and "format" in ckpt and ckpt["format"] != FORMAT

@@ -24,10 +24,23 @@ from .schema import READ_ONLY_BY, DatasetConfig, Free, Registries, TrainConfig, 
 
 def registries() -> Registries:
     """The keys of each registry a schema range names (`one_of("families")`), as they are now."""
-    import torch._dynamo
+    return {"families": FAMILIES, "bases": BASES, "datasets": DATASETS, "backends": CompileBackends()}
 
-    backends = sorted(set(torch._dynamo.list_backends(exclude_tags=())) | {"inductor"})
-    return {"families": FAMILIES, "bases": BASES, "datasets": DATASETS, "backends": backends}
+
+class CompileBackends:
+    """torch.compile's backends as a registry's keys, listed only when asked for one that is not built in:
+    listing them imports torch._dynamo (about 1 s), which a command that stops at a config error would pay
+    for nothing. (A valid config's shape trace imports it anyway: batch norm on the meta device.)"""
+
+    BUILT_IN = ("inductor", "eager")  # the default, and the quick check that a model traces
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.BUILT_IN or name in list(self)
+
+    def __iter__(self):
+        import torch._dynamo
+
+        return iter(sorted(set(torch._dynamo.list_backends(exclude_tags=())) | set(self.BUILT_IN)))
 
 
 def validate(cfg: DictConfig, world_size: int = 1, memory_check: bool = True) -> None:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torchvision.transforms.v2.functional import resize as tv_resize
 
 from .crops import PATCHES, five_spots, ten_crops
 
@@ -35,6 +34,14 @@ def output_rows(good: np.ndarray, train: bool) -> np.ndarray:
     bad one taking the next readable one (static shapes, aligned labels); in evaluation the readable ones."""
     ok = np.flatnonzero(good)
     return ok[np.searchsorted(ok, np.arange(len(good))) % len(ok)] if train else ok
+
+
+def tv_resize(images: torch.Tensor, size: list[int], antialias: bool = True) -> torch.Tensor:
+    """torchvision's resize, imported on first use (importing torchvision costs a process about 1.5 s; only
+    ImageNet batches resize: see data/jpeg.py's decode_jpeg)."""
+    from torchvision.transforms.v2.functional import resize
+
+    return resize(images, size, antialias=antialias)
 
 
 def assemble(

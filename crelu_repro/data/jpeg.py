@@ -14,7 +14,6 @@ import re
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from torchvision.io import ImageReadMode, decode_jpeg
 
 from . import os_errors
 
@@ -26,6 +25,16 @@ _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}  # RSTn and TEM carry no length field
 
 Decoded = tuple[torch.Tensor | None, str | None]  # ((3, H, W) uint8 RGB, None) or (None, reason)
+
+
+def decode_jpeg(data: torch.Tensor | list[torch.Tensor], device: torch.device | str = "cpu"):
+    """torchvision's JPEG decoder, to RGB: imported on first use, since importing torchvision costs a process
+    about 1.5 s (it pulls in torch._dynamo) and only the ImageNet path decodes (CIFAR runs, and every command
+    that stops at a config error, never need it)."""
+    from torchvision.io import ImageReadMode
+    from torchvision.io import decode_jpeg as decode
+
+    return decode(data, mode=ImageReadMode.RGB, device=device)
 
 
 def jpeg_size(data: np.ndarray | bytes) -> tuple[int, int] | None:
@@ -72,7 +81,7 @@ def decode_cpu(data: torch.Tensor | np.ndarray, max_pixels: int = MAX_PIXELS) ->
     """File bytes -> (3, H, W) uint8 RGB (grayscale and CMYK converted), or (None, reason)."""
     data = torch.as_tensor(data)
     try:
-        return decode_jpeg(data, mode=ImageReadMode.RGB), None
+        return decode_jpeg(data), None
     except RuntimeError:
         pass
     try:  # libjpeg refuses a few files that PIL reads (e.g. ILSVRC's PNG named .JPEG): take PIL's word
@@ -110,7 +119,7 @@ def decode_batch(
         # this on its side stream, in its background thread, so the training loop does not wait.
         torch.cuda.current_stream(device).synchronize()
     try:
-        decoded = decode_jpeg(list(data.values()), mode=ImageReadMode.RGB, device=device) if data else []
+        decoded = decode_jpeg(list(data.values()), device=device) if data else []
         for i, im in zip(ok, decoded, strict=True):
             images[i] = im
     except RuntimeError:  # one bad (or CMYK, or non-JPEG) file fails the whole call

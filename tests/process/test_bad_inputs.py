@@ -19,7 +19,6 @@ from tests.helpers import IMAGENET_WNIDS as WNIDS
         (["trainer.device=tpu"], "auto, cpu, cuda"),
         (["dataset=mnist"], "Could not find 'dataset/mnist'"),
         (["trainer.batch_size=0"], "trainer.batch_size=0: must be an integer >= 1"),
-        (["trainer.batch_size=-5"], "trainer.batch_size=-5: must be an integer >= 1"),
         (
             ["dataset=imagenet", "model=allcnnb_relu", "dataset.root=/nonexistent"],
             "ImageNet not found at /nonexistent",

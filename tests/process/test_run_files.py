@@ -29,6 +29,8 @@ def test_a_checkpoint_that_is_not_ours_is_named_not_a_keyerror(cifar_root, tmp_p
     torch.save(content, run_dir / "checkpoint.pt")
     with pytest.raises(ConfigError, match=f"not a checkpoint this trainer can resume \\({what}"):
         train_in_process(*TINY, f"dataset.root={cifar_root}", out=run_dir)
+    if not isinstance(content, dict):
+        return  # the command's one line and exit status: once (the path from the error to it is shared)
     proc = run_train([*TINY, f"dataset.root={cifar_root}", f"hydra.run.dir={run_dir}"])
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "Move it away" in proc.stderr
 
@@ -44,6 +46,8 @@ def test_a_result_json_that_is_not_a_result_is_named(cifar_root, tmp_path, conte
     with pytest.raises(ResultError, match="not a result this trainer wrote"):
         train_in_process(*TINY, f"dataset.root={cifar_root}", out=run_dir)
     assert (run_dir / "result.json").read_text() == content  # neither trusted nor overwritten
+    if content is not DEEP:
+        return  # through train.py once: the deep file, which gave train.py its RecursionError traceback
     proc = run_train([*TINY, f"dataset.root={cifar_root}", f"hydra.run.dir={run_dir}"])
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "result.json" in proc.stderr
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from crelu_repro.errors import ConfigError
 from crelu_repro.results import read_result
-from tests.helpers import TINY, run_train, start_train
+from tests.helpers import TINY, run_train, start_train, train_in_process
 
 
 def wait_for_owner(run_dir: Path, proc, timeout: float = 120) -> str:
@@ -87,6 +88,11 @@ def test_a_relative_path_never_moves_a_sweeps_runs(cifar_root, tmp_path):
 
 @pytest.mark.parametrize("value", ["../../../escaped", "/abs/olute", "a/b"])
 def test_no_model_name_can_become_a_path(cifar_root, tmp_path, value):
+    with pytest.raises(ConfigError, match=re.escape(f"model.name={value!r}")):
+        train_in_process(*TINY, f"model.name={value}", f"dataset.root={cifar_root}", out=tmp_path / "r")
+    assert list(tmp_path.iterdir()) == []
+    if value != "../../../escaped":
+        return  # through train.py once: the same check, before Hydra makes the run directory
     proc = run_train(
         [*TINY, f"model.name={value}", f"dataset.root={cifar_root}", f"hydra.run.dir={tmp_path}/r"]
     )

@@ -11,7 +11,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 
 from crelu_repro.config import compose
-from crelu_repro.config_checks import registries, validate
+from crelu_repro.config_checks import CompileBackends, registries, validate
 from crelu_repro.errors import ConfigError
 from crelu_repro.schema import Free, OneOf, Range, TrainConfig
 
@@ -104,3 +104,10 @@ def test_the_values_that_gave_a_traceback_or_passed_silently(overrides, message)
         validate(compose(overrides))
     assert message in str(err.value)
     assert "\n" not in str(err.value)  # one problem, one line
+
+
+def test_compile_backends_are_torchs_own_list():
+    backends = CompileBackends()
+    assert "inductor" in backends and "eager" in backends  # answered without importing torch._dynamo
+    assert "aot_eager" in backends and "aot_eager" in list(backends)  # listed by torch._dynamo
+    assert "bogus" not in backends and "bogus" not in list(backends)

@@ -14,6 +14,7 @@ import errno
 import io
 import os
 import pickle
+import shutil
 import struct
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from PIL import Image
 from crelu_repro.data.cifar import load_cifar
 from crelu_repro.data.imagenet import ImageNetLoader, scan_imagenet
 from crelu_repro.errors import DatasetError
+from tests.helpers import TINY, train_in_process
 from tests.helpers.cifar import write_cifar
 from tests.helpers.imagenet import WNIDS, class_image, write_imagenet
 
@@ -194,3 +196,20 @@ def test_pixel_limit_applies_to_files_only_pil_reads(tmp_path):
         assert sum(len(y) for _, y in loader.eval_batches(3)) == 3 - len(unreadable)
         assert loader.unreadable == unreadable
     assert loader.unreadable_reasons[str(png)] == "400 x 300 pixels exceeds dataset.max_pixels=119999"
+
+
+@pytest.mark.parametrize("problem", ["labels out of range", "wrong keys"])
+def test_malformed_cifar_pickles_are_one_clear_error(cifar_root, tmp_path, problem):
+    root = tmp_path / "data"
+    shutil.copytree(cifar_root / "cifar-10-batches-py", root / "cifar-10-batches-py")
+    path = root / "cifar-10-batches-py" / "data_batch_2"
+    with open(path, "rb") as f:
+        batch = pickle.load(f, encoding="latin1")  # our own fixture file
+    if problem == "labels out of range":
+        batch["labels"][0] = 10
+    else:
+        batch["pixels"] = batch.pop("data")
+    with open(path, "wb") as f:
+        pickle.dump(batch, f, protocol=2)
+    with pytest.raises(DatasetError, match="data_batch_2"):
+        train_in_process(*TINY, f"dataset.root={root}", out=tmp_path / "run")

@@ -3,6 +3,7 @@ are ours in name but not in content get a message, and a directory that cannot b
 
 from __future__ import annotations
 
+import pickle
 import shutil
 from pathlib import Path
 
@@ -37,3 +38,22 @@ def test_the_same_files_moved_elsewhere_still_resume(unfinished, cifar_root, tmp
     shutil.copytree(cifar_root, moved)
     result = train_in_process(*TINY, f"dataset.root={moved}", out=unfinished)
     assert not result.get("skipped") and result["data_fingerprint"]["kind"] == "cifar10"
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (shutil.copy, (__file__, self.marker))  # would run at unpickling time
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch on the hostile file
+def test_a_hostile_checkpoint_is_refused_not_executed(cifar_root, tmp_path):
+    marker = tmp_path / "pwned"
+    with open(tmp_path / "checkpoint.pt", "wb") as f:
+        pickle.dump({"model": _Exploit(str(marker))}, f)
+    with pytest.raises(ConfigError, match=r"checkpoint.pt cannot be read \(it holds Python objects") as err:
+        train_in_process(*TINY, f"dataset.root={cifar_root}", out=tmp_path)
+    assert "\n" not in str(err.value) and str(err.value).endswith("Move it away to start this run afresh.")
+    assert not marker.exists()
