@@ -112,5 +112,5 @@ def evaluate_ten_patch(
     center, hits, labels = (_gathered(p, rt).cpu() for p in (center, hits, labels))
     k = hits.shape[1] // 2
     single, patched = hit_errors(hits[:, :k].bool()), hit_errors(hits[:, k:].bool())
-    errors = {key: (patched if ten_patch else single)[k] for (k, ten_patch), key in TEST_ERRORS.items()}
+    errors = {key: (patched if ten_patch else single)[top] for (top, ten_patch), key in TEST_ERRORS.items()}
     return errors, center, labels

@@ -70,17 +70,19 @@ class OneOf:
 
     choices: tuple | str
 
+    def keys(self, registries: Registries | None = None) -> Iterable[str]:
+        """The tuple, or the registry's keys as supplied (a registry may answer `in` without listing them:
+        config_checks.CompileBackends)."""
+        return self.choices if isinstance(self.choices, tuple) else (registries or {})[self.choices]
+
     def valid(self, registries: Registries | None = None) -> list[str]:
-        if isinstance(self.choices, tuple):
-            return list(self.choices)
-        return list((registries or {})[self.choices])
+        return list(self.keys(registries))
 
     def describe(self, registries: Registries | None = None) -> str:
         return "one of " + ", ".join(map(str, self.valid(registries)))
 
     def ok(self, value: Any, registries: Registries | None = None) -> bool:
-        keys = self.choices if isinstance(self.choices, tuple) else (registries or {})[self.choices]
-        return value in keys  # a registry may answer without listing its keys (config_checks.CompileBackends)
+        return value in self.keys(registries)
 
     def outside(self) -> Any:
         return "bogus"

@@ -232,11 +232,9 @@ def placement_rows() -> dict[int, str]:
     rows = {}
     for row, variant in declared(PLACEMENT).variants().items():
         table = FAMILIES[variant.family]
-        plain = assignments(table, Variant(variant.family))
-        changed = [
-            depth for depth, ((_, act, _), (_, base, _)) in
-            enumerate(zip(assignments(table, variant), plain, strict=True), start=1) if act != base
-        ]  # fmt: skip
+        acts = [act for _, act, _ in assignments(table, variant)]
+        plain = [act for _, act, _ in assignments(table, Variant(variant.family))]
+        changed = [depth for depth, (a, b) in enumerate(zip(acts, plain, strict=True), start=1) if a != b]
         rows[max(changed, default=0)] = row
     return rows
 

@@ -109,6 +109,14 @@ def start_train(args: list[str], **env: str) -> subprocess.Popen:
     return start(train_cmd(args), **env)
 
 
+def one_line_error(code: int, err: str, *named: str) -> None:
+    """A command's refusal: a non-zero status and one stderr line, "error: ...", naming each of `named`."""
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err[-2000:]
+    assert all(n in lines[0] for n in named), lines[0]
+
+
 def train_in_process(*overrides: str, out: Path) -> dict:
     """The fast tier: compose the real config as train.py would and call `train(cfg)` in this process."""
     from crelu_repro.config import compose

@@ -9,19 +9,12 @@ import sys
 
 import pytest
 
-from tests.helpers import REPO, train_env
+from tests.helpers import REPO, one_line_error, train_env
 
 
 def cli(module: str, *args: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", f"crelu_repro.{module}", *args]
     return subprocess.run(cmd, cwd=REPO, env=train_env(), capture_output=True, text=True, timeout=120)
-
-
-def one_line_error(proc: subprocess.CompletedProcess, *named: str) -> None:
-    assert proc.returncode != 0
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
-    assert all(n in lines[0] for n in named), lines[0]
 
 
 @pytest.mark.parametrize(
@@ -43,5 +36,5 @@ def test_each_command_exits_non_zero_with_one_line(module, args, named, tmp_path
     where = {"file": tmp_path / "a_file", "missing": tmp_path / "none"}
     proc = cli(module, *[a.format(**where) for a in args])
     assert proc.returncode == 2
-    one_line_error(proc, *named)
+    one_line_error(proc.returncode, proc.stderr, *named)
     assert (tmp_path / "a_file").read_text() == "keep me\n" and not (tmp_path / "none").exists()

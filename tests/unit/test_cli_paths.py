@@ -10,15 +10,9 @@ import pytest
 
 from crelu_repro import faults, params, tables
 from crelu_repro.claims.cli import main as claims_main
+from tests.helpers import one_line_error
 
 MAINS = {"params": params.main, "tables": tables.main, "claims": claims_main}
-
-
-def one_line_error(code: int, err: str, *named: str) -> None:
-    assert code != 0
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err[-2000:]
-    assert all(n in lines[0] for n in named), lines[0]
 
 
 @pytest.fixture
