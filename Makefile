@@ -11,12 +11,12 @@ ARGS ?=
 # QUICK=1 runs a table's QUICK recipe instead (each experiment's `table.quick` node: a data subset, one
 # epoch, two models per row: configs/experiment/quick.yaml) into multirun/quick/ and results/quick/: same columns, numbers not comparable.
 QUICK ?=
-SWEEPS = $(shell $(PY) -m crelu_repro.paths $(if $(QUICK),--quick))  # (crelu_repro/paths.py: their one home)
+SWEEPS = $(shell $(PY) -m crelu_repro.core.paths $(if $(QUICK),--quick))  # (crelu_repro/core/paths.py: their one home)
 TABLES_OUT := $(if $(QUICK),results/quick,results)
 
-# Every configs/experiment/<table>.yaml with a `table:` node is a table (crelu_repro/tables/).
+# Every configs/experiment/<table>.yaml with a `table:` node is a table (crelu_repro/evidence/tables/).
 TABLE_FILES := $(shell grep -l '^table:' configs/experiment/[!_]*.yaml)
-TABLE_CLI = $(PY) -m crelu_repro.tables $* $(if $(QUICK),--quick)
+TABLE_CLI = $(PY) -m crelu_repro.evidence.tables $* $(if $(QUICK),--quick)
 
 help:  ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -47,7 +47,7 @@ train: $(STAMP)  ## train the default model (crelu) on CIFAR-10 under CRELU_DATA
 	$(PY) train.py $(ARGS)
 
 tensorboard: $(STAMP)  ## dashboards on localhost:6006: runs under outputs/, or a table's sweep with TABLE=<table>
-	$(if $(TABLE),$(PY) -m crelu_repro.dashboard $(SWEEPS)/$(TABLE) --title "$(TABLE)")
+	$(if $(TABLE),$(PY) -m crelu_repro.train.dashboard $(SWEEPS)/$(TABLE) --title "$(TABLE)")
 	$(VENV)/bin/tensorboard --logdir $(if $(TABLE),$(SWEEPS)/$(TABLE),outputs) --host 127.0.0.1 --port 6006
 
 benchmark: $(STAMP)  ## training img/s, the trainer's loop vs a naive DataLoader loop: results/benchmarks.md; ARGS="..."
@@ -57,7 +57,7 @@ tables: table-params table-convpool table-vgg table-regularization table-imagene
 
 # make table-<table> [QUICK=1] [ARGS="overrides"]: the table's sweep (resumable: finished runs are skipped),
 # then its rendering from exactly the runs that sweep plans, composed with the same ARGS (another recipe
-# gets its own folder: crelu_repro/paths.py). The table is rendered even when some runs failed (it lists
+# gets its own folder: crelu_repro/core/paths.py). The table is rendered even when some runs failed (it lists
 # them); make then exits with the sweep's status.
 table-%: $(STAMP)
 	@sweep="$$($(TABLE_CLI) --sweep-args)" || exit $$?; \
@@ -69,7 +69,7 @@ table-%: $(STAMP)
 # TABLE=<table>: that table and the claims resting on it (default: every table and claim); ARGS="--steps 5"
 # probes fewer steps, ARGS="-- trainer.epochs=350 sched=step" prices that recipe.
 plan: $(STAMP)  ## what each table and claim costs in device-hours: results/plan.md (+ .json); TABLE=<table>
-	$(PY) -m crelu_repro.plan --sweeps $(SWEEPS) --out $(TABLES_OUT) $(if $(TABLE),--table $(TABLE)) \
+	$(PY) -m crelu_repro.evidence.plan --sweeps $(SWEEPS) --out $(TABLES_OUT) $(if $(TABLE),--table $(TABLE)) \
 		$(if $(QUICK),--quick) $(ARGS)
 
 # The GPU session runs on a machine with torch but no .venv (source .gpu-kit/bootstrap.sh first): its python
@@ -90,7 +90,7 @@ figures: $(STAMP)  ## the discussion figures from the tables' runs: results/figu
 	$(PY) scripts/figures.py $(if $(QUICK),--quick) $(ARGS)
 
 claims: $(STAMP)  ## the paper's claims checked against the runs and figures: results/claims.md (+ .json, figures/)
-	$(PY) -m crelu_repro.claims --sweeps $(SWEEPS) --out $(TABLES_OUT) $(if $(QUICK),--quick) $(ARGS)
+	$(PY) -m crelu_repro.evidence.claims --sweeps $(SWEEPS) --out $(TABLES_OUT) $(if $(QUICK),--quick) $(ARGS)
 
 clean:  ## remove caches (keeps .venv, outputs/ and results/)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

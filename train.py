@@ -1,7 +1,7 @@
 """python train.py model=<name> dataset=<name> [overrides]   (torchrun --nproc_per_node=N train.py ... too)
 
 `python train.py -m experiment=<table>` runs a table's sweep; rerunning it skips the complete runs.
-How a run flows: crelu_repro/trainer.py (`train`), one stage per module.
+How a run flows: crelu_repro/train/trainer.py (`train`), one stage per module.
 """
 
 import os
@@ -12,11 +12,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from crelu_repro import runtime, sweep
-from crelu_repro.cli_paths import fail
-from crelu_repro.config import check_override_keys, register
-from crelu_repro.config_files import CONFIG_DIR, groups
-from crelu_repro.errors import INTERRUPTED, CreluError
+from crelu_repro.core.cli_paths import fail
+from crelu_repro.core.config_files import CONFIG_DIR, groups
+from crelu_repro.core.errors import INTERRUPTED, CreluError
+from crelu_repro.run import checks, sweep
+from crelu_repro.run.compose import check_override_keys, register
+from crelu_repro.train import runtime
 
 register()
 
@@ -25,7 +26,7 @@ register()
 # stop flag through their modules, never through copies.
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def main(cfg: DictConfig) -> float | sweep.Outcome | None:
-    from crelu_repro.trainer import train  # after Hydra parsed the command line: `--help` stays fast
+    from crelu_repro.train.trainer import train
 
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         outcome = sweep.SWEEP.run(cfg, train)  # one run's failure is recorded; the sweep goes on
@@ -40,7 +41,7 @@ def main(cfg: DictConfig) -> float | sweep.Outcome | None:
 if __name__ == "__main__":
     try:
         check_override_keys([a for a in sys.argv[1:] if not a.startswith("-")], groups())
-        rank = runtime.check_environment().rank  # RANK, WORLD_SIZE, CRELU_FAULT, CRELU_DATA: one line each
+        rank = checks.check_environment().rank  # RANK, WORLD_SIZE, CRELU_FAULT, CRELU_DATA: one line each
     except CreluError as err:
         sys.exit(fail(err))
     if rank > 0:  # under torchrun only rank 0 writes: the others get no Hydra output directory

@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from crelu_repro import provenance
-from crelu_repro.train_state import EpochSums
+from crelu_repro.run import provenance
+from crelu_repro.train.state import EpochSums
 
 REPO = Path(__file__).resolve().parent.parent
 LOG_EVERY = 50  # configs/trainer/default.yaml

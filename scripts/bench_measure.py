@@ -20,15 +20,14 @@ from PIL import Image
 from torch._dynamo.utils import counters
 from torch.utils.data import DataLoader, Dataset
 
-from crelu_repro.build import build, make_runtime, wrap
-from crelu_repro.config import compose
-from crelu_repro.data import Split, Splits
-from crelu_repro.datasets import feeder_for
-from crelu_repro.distributed import Dist
+from crelu_repro.core.distributed import Dist
+from crelu_repro.data import Split, Splits, feeder_for
 from crelu_repro.models import build_model, build_variant
-from crelu_repro.optim import make_optimizer
-from crelu_repro.probe import Probe, outlasting_epochs
-from crelu_repro.runtime import setup_backends, synced_time
+from crelu_repro.run.compose import compose
+from crelu_repro.train.build import build, make_runtime, wrap
+from crelu_repro.train.optim import make_optimizer
+from crelu_repro.train.probe import Probe, outlasting_epochs
+from crelu_repro.train.runtime import setup_backends, synced_time
 
 REPO = Path(__file__).resolve().parent.parent
 

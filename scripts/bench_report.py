@@ -139,8 +139,8 @@ def merge(paths: list[Path]) -> dict | None:
 
 
 def write(report: dict, out: Path) -> None:
-    from crelu_repro import runio  # here: rendering and digests need no torch (it takes seconds to import)
+    from crelu_repro.core import files
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    runio.write_json(out.with_suffix(".json"), report)
+    files.write_json(out.with_suffix(".json"), report)
     out.write_text(render(report))

@@ -16,7 +16,7 @@ import time
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from crelu_repro.distributed import Agreement, Dist, any_rank
+from crelu_repro.core.distributed import Agreement, Dist, any_rank
 
 
 def wait(seconds: float) -> None:

@@ -5,11 +5,12 @@
   python scripts/benchmark.py --merge a.json b.json --out results/benchmarks_gpu.md   # parts -> one report
   python scripts/benchmark.py --no-cifar --imagenet --compute-only   # All-CNN-B's model step alone, no data
 
-Project: `crelu_repro.trainer.train_one_epoch` fed by the trainer's loader (DeviceLoader; ImageNetLoader),
-built as train.py builds them. Naive: PIL transforms in a DataLoader with workers, fp32, NCHW, a plain SGD
-loop, the same model. Input-pipeline rows time augmented batches alone (no model): on a CPU, the figure CI
-can see. Defaults suit the device: 300 timed steps on CUDA, 5 on a CPU (a crelu step at batch 128 is about
-0.5 TFLOP). `--threads N` sets torch's intra-op threads (on a shared CPU they change the loader's speed).
+Project: `crelu_repro.train.trainer.train_one_epoch` fed by the trainer's loader (DeviceLoader;
+ImageNetLoader), built as train.py builds them. Naive: PIL transforms in a DataLoader with workers, fp32,
+NCHW, a plain SGD loop, the same model. Input-pipeline rows time augmented batches alone (no model): on a
+CPU, the figure CI can see. Defaults suit the device: 300 timed steps on CUDA, 5 on a CPU (a crelu step at
+batch 128 is about 0.5 TFLOP). `--threads N` sets torch's intra-op threads (on a shared CPU they change the
+loader's speed).
 """
 
 from __future__ import annotations
@@ -33,13 +34,12 @@ from bench_report import merge, table, targets, write
 from PIL import Image
 from torchvision.datasets import ImageFolder
 
-from crelu_repro import provenance
-from crelu_repro.cli_paths import fail
-from crelu_repro.data import Splits
+from crelu_repro.core.cli_paths import fail
+from crelu_repro.core.errors import CreluError, DatasetError
+from crelu_repro.data import Splits, load_splits
 from crelu_repro.data.device_loader import channel_stats
-from crelu_repro.data.imagenet import IMAGENET_MEAN, IMAGENET_STD, FileSplit
-from crelu_repro.datasets import load_splits
-from crelu_repro.errors import CreluError, DatasetError
+from crelu_repro.data.imagenet.loader import IMAGENET_MEAN, IMAGENET_STD, FileSplit
+from crelu_repro.run import provenance
 
 
 def run_cifar(a, dev: torch.device, report: dict) -> None:

@@ -6,7 +6,7 @@ Each figure set names the table runs it needs (the first planned run, seed 0 / f
 table's sweep; it must count as the table counts it). A set whose runs do not all count is skipped, naming
 the make target that trains them; the command fails if a set fails or if none can be drawn. --quick reads
 the QUICK=1 sweeps (multirun/quick/, the tables' QUICK recipe) and writes under results/quick/figures/.
-For runs of your own: `python -m crelu_repro.analysis all RUN_DIR [RUN_DIR ...] --out DIR`.
+For runs of your own: `python -m crelu_repro.evidence.analysis all RUN_DIR [RUN_DIR ...] --out DIR`.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from crelu_repro.analysis.cli import FIGURES, add_options, draw
-from crelu_repro.analysis.runs import load_run
-from crelu_repro.analysis.sets import FIGURE_SETS, FigureSet
-from crelu_repro.errors import FAILED, CreluError
-from crelu_repro.paths import QUICK_SWEEPS, SWEEPS
-from crelu_repro.tables import Table
-from crelu_repro.tables.cli import split_argv
-from crelu_repro.tables.render import command
+from crelu_repro.core.errors import FAILED, CreluError
+from crelu_repro.core.paths import QUICK_SWEEPS, SWEEPS
+from crelu_repro.evidence.analysis.cli import FIGURES, add_options, draw
+from crelu_repro.evidence.analysis.runs import load_run
+from crelu_repro.evidence.analysis.sets import FIGURE_SETS, FigureSet
+from crelu_repro.evidence.tables import Table
+from crelu_repro.evidence.tables.cli import split_argv
+from crelu_repro.evidence.tables.render import command
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -48,7 +48,7 @@ def steps_of(runs: Path) -> list[dict]:
 
 def result_of(run_dir: Path):
     """The run's Result, None (no result.json) or the ResultError that says why it cannot be read."""
-    from crelu_repro.results import ResultError, read_result  # here: --digest needs no torch
+    from crelu_repro.core.results import ResultError, read_result
 
     try:
         return read_result(run_dir)
@@ -189,8 +189,9 @@ def render(info: dict) -> str:
 
 
 def summarize(a: argparse.Namespace) -> int:
-    from crelu_repro import provenance, runio
-    from crelu_repro.errors import FAILED
+    from crelu_repro.core import files
+    from crelu_repro.core.errors import FAILED
+    from crelu_repro.run import provenance
 
     out, runs = a.out, a.runs
     out.mkdir(parents=True, exist_ok=True)
@@ -221,12 +222,12 @@ def summarize(a: argparse.Namespace) -> int:
         write(report, out / "benchmarks.md")  # and benchmarks.json beside it
     else:
         (out / "benchmarks.md").write_text("No benchmark step finished a row.\n")
-        runio.write_json(out / "benchmarks.json", {"rows": []})
+        files.write_json(out / "benchmarks.json", {"rows": []})
     limit = 256_000
     while len(archive := logs_archive(runs, limit)) >= MAX_BYTES and limit > 1_000:
         limit //= 4  # keep the ends of the logs, where the errors are
     (out / "logs.tar.gz").write_bytes(archive)
-    runio.write_json(out / "summary.json", info)
+    files.write_json(out / "summary.json", info)
     (out / "summary.md").write_text(render(info))
     big = [
         f"{f} ({(out / f).stat().st_size:,} bytes)" for f in FILES if (out / f).stat().st_size >= MAX_BYTES

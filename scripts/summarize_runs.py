@@ -10,8 +10,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from crelu_repro.errors import USAGE
-from crelu_repro.results import ResultError, results_under
+from crelu_repro.core.errors import USAGE
+from crelu_repro.core.results import ResultError, results_under
 
 COLUMNS = ("model", "dataset", "seed", "epochs", "test_error", "train_error", "images_per_s", "wall_s")
 

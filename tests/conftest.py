@@ -21,8 +21,8 @@ def composer():
     """compose(*overrides, return_hydra_config=...) inside one Hydra initialization per test module."""
     from hydra import compose, initialize_config_dir
 
-    from crelu_repro.config import register
-    from crelu_repro.config_files import CONFIG_DIR
+    from crelu_repro.core.config_files import CONFIG_DIR
+    from crelu_repro.run.compose import register
 
     register()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import errno
 import os
 
-from ..errors import DatasetError
+from ..core.errors import DatasetError
 
 DENIED = "permission denied"  # how a reason or message starts when permissions are the problem
 

@@ -1,5 +1,6 @@
-"""The neutral types every dataset shares: what a reader returns (`RawData`), a protocol's splits, and the
-interface of a loader. A dataset module (crelu_repro/datasets/) imports these, never another dataset's.
+"""The neutral types every dataset shares: what a reader returns (`RawData`), a protocol's splits, the
+interface of a loader, and what a dataset plug-in provides (`DatasetEntry`). A plug-in
+(crelu_repro/data/cifar/reader/, data/imagenet/, or a module of yours) imports these, never another dataset's.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 import torch
+from omegaconf import DictConfig
 
 
 class Subset(Protocol):
@@ -90,3 +92,29 @@ class Loaders:
     def unreadable(self) -> list[str]:
         parts = (self.train, self.val, self.test, self.train_eval)
         return sorted({p for x in parts for p in getattr(x, "unreadable", [])})
+
+
+# (model, test loader, batch size, runtime) -> ({result field: error %}, scores (N, classes), labels (N,))
+TestMetrics = Callable[
+    [torch.nn.Module, Loader, int, object], tuple[dict[str, float], torch.Tensor, torch.Tensor]
+]
+# (splits, dataset cfg, device, dtype, channels_last) -> (split, train) -> loader
+MakeFeeder = Callable[[Splits, DictConfig, torch.device, torch.dtype, bool], Feeder]
+
+
+def no_checks(dataset: DictConfig) -> list[str]:
+    return []
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """What a dataset plug-in provides: a module of crelu_repro/data/ exports `ENTRIES`, {`dataset.name`:
+    entry}, and configs/dataset/<name>.yaml gives its values (class count, root, ...)."""
+
+    read: Callable[[DictConfig], RawData]  # the dataset node -> its files' splits (limits applied)
+    feeder: MakeFeeder
+    test_metrics: TestMetrics
+    # Keys of the dataset node it never reads: they must keep its file's value (else they would be recorded
+    # in the run's identity yet change nothing), and run.checks.validate says so.
+    ignores: tuple[str, ...] = ()
+    check: Callable[[DictConfig], list[str]] = no_checks  # its own combinations of values: one line each

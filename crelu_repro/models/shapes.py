@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 from .builder import ConvBlock, FCBlock, SpecNet, Variant, build
 from .variants import FAMILIES
 

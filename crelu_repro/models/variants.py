@@ -15,11 +15,11 @@ import functools
 
 from omegaconf import DictConfig, OmegaConf
 
-from ..activations import get_activation
-from ..config_files import load_group_file, open_tables, options
-from ..errors import ConfigError
-from ..schema import ModelConfig
+from ..core.config_files import load_group_file, open_tables, options
+from ..core.errors import ConfigError
+from ..core.schema import ModelConfig
 from . import allcnnb, convpool, vgg
+from .activations import get_activation
 from .builder import Row, Variant, assignments
 
 FAMILIES: dict[str, tuple[Row, ...]] = {

@@ -1,8 +1,8 @@
 """`hydra/sweeper=crelu` (configs/hydra/sweeper/crelu.yaml, the project's default): Hydra's basic sweeper,
-plus two things. Every job's config is checked before anything is made (crelu_repro.hydra_hooks.check_sweep),
-so an invalid one stops the sweep without an empty job folder. And the outcome each job returns
-(crelu_repro.sweep.Outcome) is counted in this process's sweep log when the job ran in another process
-(submitit's launchers), so the sweep's summary and exit code cover every run.
+plus two things. Every job's config is checked before anything is made
+(crelu_repro.run.hydra_hooks.check_sweep), so an invalid one stops the sweep without an empty job folder. And
+the outcome each job returns (crelu_repro.run.sweep.Outcome) is counted in this process's sweep log when the
+job ran in another process (submitit's launchers), so the sweep's summary and exit code cover every run.
 
 Hydra instantiates sweepers only from the `hydra_plugins` package, hence this module; it stays light (Hydra
 imports every plugin module at start-up) and reaches crelu_repro only once a sweep starts.
@@ -20,7 +20,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 
 class CreluSweeper(BasicSweeper):
     def sweep(self, arguments: list[str]) -> Any:
-        from crelu_repro.sweep import SWEEP
+        from crelu_repro.run.sweep import SWEEP
 
         self._check_every_job(arguments)  # before Hydra makes the sweep folder or any job's
         returns = super().sweep(arguments)
@@ -33,8 +33,8 @@ class CreluSweeper(BasicSweeper):
 
     def _check_every_job(self, arguments: list[str]) -> None:
         """Compose each job of the sweep as Hydra will (its own grid, in its order) and check its config
-        (crelu_repro.hydra_hooks.check_sweep): an invalid job stops the sweep before anything is made."""
-        from crelu_repro.hydra_hooks import check_sweep
+        (crelu_repro.run.hydra_hooks.check_sweep): an invalid job stops the sweep before anything is made."""
+        from crelu_repro.run.hydra_hooks import check_sweep
 
         loader = self.hydra_context.config_loader
         parser = OverridesParser.create(config_loader=loader)

@@ -119,8 +119,8 @@ def one_line_error(code: int, err: str, *named: str) -> None:
 
 def train_in_process(*overrides: str, out: Path) -> dict:
     """The fast tier: compose the real config as train.py would and call `train(cfg)` in this process."""
-    from crelu_repro.config import compose
-    from crelu_repro.trainer import train
+    from crelu_repro.run.compose import compose
+    from crelu_repro.train.trainer import train
 
     return train(compose([*overrides, f"out_dir={out}"]))
 
@@ -150,11 +150,11 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
 
 
 def render_table(table: str, sweep_dir: Path, out_dir: Path, *extra: str) -> str:
-    """`python -m crelu_repro.tables ...`; returns what it printed."""
+    """`python -m crelu_repro.evidence.tables ...`; returns what it printed."""
     cmd = [
         sys.executable,
         "-m",
-        "crelu_repro.tables",
+        "crelu_repro.evidence.tables",
         table,
         "--sweep-dir",
         str(sweep_dir),
@@ -168,15 +168,16 @@ def render_table(table: str, sweep_dir: Path, out_dir: Path, *extra: str) -> str
 def renamed_run(trained: Path, run_dir: Path, model: str, classes: int) -> Path:
     """A finished run of `model` at `run_dir`: the trained run's files, with the model renamed and fresh
     weights of that model (for analyses that need a loadable finished run, not a trained one)."""
-    from crelu_repro import checkpoint, runio
+    from crelu_repro.core import files
     from crelu_repro.models import build_model, load_variant
+    from crelu_repro.train import checkpoint
 
     shutil.copytree(trained, run_dir)
     result = json.loads((run_dir / "result.json").read_text())
     result["model"] = model
     result["config"]["model"] = dataclasses.asdict(load_variant(model))
     checkpoint.save_checkpoint(run_dir, {"model": build_model(model, classes).state_dict()})
-    runio.write_json(run_dir / "result.json", result)
+    files.write_json(run_dir / "result.json", result)
     return run_dir
 
 

@@ -1,7 +1,7 @@
 """Synthetic evidence for the claims and tables tests: finished runs with chosen errors, each at its
-planned place with its planned identity (from the table's own plan, crelu_repro.tables.Table), written by
-the runs' own result.json writer (and Vote scores), and discussion-figure JSON in the shape `make figures`
-writes."""
+planned place with its planned identity (from the table's own plan, crelu_repro.evidence.tables.Table),
+written by the runs' own result.json writer (and Vote scores), and discussion-figure JSON in the shape `make
+figures` writes."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from crelu_repro import runio
-from crelu_repro.config import compose
-from crelu_repro.results import Result, write_result
-from crelu_repro.tables import PlannedRun, Table
+from crelu_repro.core import files
+from crelu_repro.core.results import Result, write_result
+from crelu_repro.evidence.tables import PlannedRun, Table
+from crelu_repro.run.compose import compose
 
 LABELS = np.arange(20) % 10  # (20,) test labels of every synthetic run
 
@@ -93,8 +93,8 @@ def write_run(
     predicted = np.where(np.arange(len(LABELS)) < right, LABELS, (LABELS + 1) % 10)  # (20,)
     scores = np.full((len(LABELS), run.classes), 0.01, dtype=np.float16)  # (20, classes)
     scores[np.arange(len(LABELS)), predicted] = 0.91
-    runio.write_npy(run.path / runio.SCORES, scores)
-    runio.write_npy(run.path / runio.LABELS, LABELS)
+    files.write_npy(run.path / files.SCORES, scores)
+    files.write_npy(run.path / files.LABELS, LABELS)
     return run.path
 
 

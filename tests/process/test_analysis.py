@@ -11,7 +11,7 @@ from tests.helpers import REPO, train_env
 
 def test_cli_refuses_a_directory_that_is_not_a_finished_run(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "crelu_repro.analysis", "pairing", str(tmp_path)],
+        [sys.executable, "-m", "crelu_repro.evidence.analysis", "pairing", str(tmp_path)],
         cwd=REPO,
         env=train_env(),
         capture_output=True,

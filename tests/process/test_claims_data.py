@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from crelu_repro.claims import ClaimsError, load_claims
+from crelu_repro.evidence.claims import ClaimsError, load_claims
 from tests.helpers import REPO, train_env
 
 
@@ -26,7 +26,7 @@ def test_a_broken_claims_file_is_one_message(tmp_path):
     with pytest.raises(ClaimsError, match=r"unknown model\(s\) rleu; valid: avr, crelu, crelu_half"):
         load_claims(bad)
     proc = subprocess.run(
-        [sys.executable, "-m", "crelu_repro.claims", "--claims", str(bad), "--sweeps", str(tmp_path)]
+        [sys.executable, "-m", "crelu_repro.evidence.claims", "--claims", str(bad), "--sweeps", str(tmp_path)]
         + ["--out", str(tmp_path / "out")],
         cwd=REPO,
         env=train_env(),

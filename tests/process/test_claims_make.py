@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from crelu_repro import runio
-from crelu_repro.claims.plots import to_tensorboard
+from crelu_repro.core import files
+from crelu_repro.evidence.claims.plots import to_tensorboard
 from tests.helpers import REPO, train_env
 from tests.helpers.claims import planned, write_runs
 
@@ -59,7 +59,7 @@ def test_make_claims_quick_writes_report_json_and_figures(tmp_path):
         write_runs(sweeps, "convpool", model, "cifar10", errors, quick=True)
     failed = planned(sweeps, "convpool", "relu", "cifar100", 0, quick=True).path
     failed.mkdir(parents=True)
-    runio.write_json(failed / "error.json", {"error": "DatasetError: no CIFAR-100 files under /data"})
+    files.write_json(failed / "error.json", {"error": "DatasetError: no CIFAR-100 files under /data"})
     proc = make_claims(sweeps, out)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     report = (out / "claims.md").read_text()

@@ -22,11 +22,11 @@ def cli(module: str, *args: str) -> subprocess.CompletedProcess:
     [
         ("params", ["--write", "{file}"], ["--write", "is a file"]),
         (
-            "tables",
+            "evidence.tables",
             ["convpool", "--sweep-dir", "{file}"],
             ["--sweep-dir", "is a file", "make table-convpool"],
         ),
-        ("claims", ["--sweeps", "{missing}", "--quick"], ["--sweeps", "does not exist", "QUICK=1"]),
+        ("evidence.claims", ["--sweeps", "{missing}", "--quick"], ["--sweeps", "does not exist", "QUICK=1"]),
     ],
 )
 def test_each_command_exits_non_zero_with_one_line(module, args, named, tmp_path):

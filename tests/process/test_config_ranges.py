@@ -55,7 +55,8 @@ def test_a_config_error_imports_neither_torchvision_nor_dynamo():
     2 s): only ImageNet decoding needs torchvision; dynamo only torch.compile, a backend that is not built
     in, or the shape trace of a valid config (batch norm on the meta device)."""
     code = (
-        "import sys; from crelu_repro.config import compose; from crelu_repro.config_checks import validate\n"
+        "import sys; from crelu_repro.run.compose import compose\n"
+        "from crelu_repro.run.checks import validate\n"
         "try: validate(compose(['trainer.device=cpu', 'trainer.compile_backend=eager', 'optim.lr=-1']))\n"
         "except Exception as err: print(type(err).__name__)\n"
         "print(sorted(m for m in ('torchvision', 'torch._dynamo') if m in sys.modules))"

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from crelu_repro.results import read_result
+from crelu_repro.core.results import read_result
 from tests.helpers import TINY, run_train, signal_after_checkpoint, start_train
 from tests.unit.test_environment import BAD
 

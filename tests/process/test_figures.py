@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crelu_repro import runio
+from crelu_repro.core import files
 from tests.helpers import IMAGENET_ARGS, REPO, renamed_run, run_train, train_env
 from tests.helpers.claims import planned, run_config
 
@@ -37,7 +37,7 @@ def place(trained: Path, sweeps: Path, table: str, dataset: str, model: str) -> 
     result = json.loads((run.path / "result.json").read_text())
     config = run_config(run, root=result["config"]["dataset"]["root"])
     result.update(dataset=dataset, seed=run.seed, fold=run.fold, identity=run.identity, config=config)
-    runio.write_json(run.path / "result.json", result)
+    files.write_json(run.path / "result.json", result)
     return run.path
 
 

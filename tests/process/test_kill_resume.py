@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from crelu_repro import checkpoint
-from crelu_repro.results import deterministic_part, read_result
+from crelu_repro.core.results import deterministic_part, read_result
+from crelu_repro.train import checkpoint
 from tests.helpers import TINY, run_train
 
 # 128 images / batch 32 = 4 steps per epoch, 3 epochs = 12 global steps.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from crelu_repro.results import read_result
+from crelu_repro.core.results import read_result
 from tests.helpers import TINY, signal_after_checkpoint, start, start_train, torchrun_cmd, wait_for
 
 

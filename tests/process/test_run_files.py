@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from crelu_repro.errors import ConfigError
-from crelu_repro.results import ResultError
+from crelu_repro.core.errors import ConfigError
+from crelu_repro.core.results import ResultError
 from tests.helpers import TINY, run_train, train_in_process
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from crelu_repro.errors import ConfigError
-from crelu_repro.results import read_result
+from crelu_repro.core.errors import ConfigError
+from crelu_repro.core.results import read_result
 from tests.helpers import TINY, run_train, start_train, train_in_process
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from crelu_repro.results import deterministic_part, read_result
+from crelu_repro.core.results import deterministic_part, read_result
 from tests.helpers import TINY, run_train, start_train
 
 # 3 epochs of 16 steps: long enough to be signalled after the first checkpoint, bit-reproducible on a CPU

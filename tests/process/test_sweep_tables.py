@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crelu_repro import tables
-from crelu_repro.stats import vote_error
+from crelu_repro.data.evaluate import vote_error
+from crelu_repro.evidence import tables
 from tests.helpers import REPO, render_table, run_train
 from tests.helpers.claims import planned
 
@@ -137,7 +137,9 @@ def test_table_renders_ours_beside_the_paper(convpool_sweep, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     assert not (sweep_dir / "_layout").exists()
-    subprocess.run([sys.executable, "-m", "crelu_repro.dashboard", str(sweep_dir)], cwd=REPO, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "crelu_repro.train.dashboard", str(sweep_dir)], cwd=REPO, check=True
+    )
 
     layout = EventAccumulator(str(sweep_dir / "_layout"))
     layout.Reload()

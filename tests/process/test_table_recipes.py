@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 
-from crelu_repro.tables import table_names
+from crelu_repro.evidence.tables import table_names
 from tests.helpers import REPO
 
 

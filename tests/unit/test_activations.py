@@ -2,8 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from crelu_repro.activations import ACTIVATIONS, AVR, BASES, CReLU, get_activation, make_activation
-from crelu_repro.errors import ConfigError
+from crelu_repro.core.errors import ConfigError
+from crelu_repro.models.activations import ACTIVATIONS, AVR, BASES, CReLU, get_activation, make_activation
 
 
 def test_crelu_matches_formula_positive_phase_first_4d():

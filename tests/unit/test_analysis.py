@@ -10,7 +10,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torchvision.transforms.v2 import functional as TF
 
-from crelu_repro.analysis import (
+from crelu_repro.evidence.analysis import (
     NotInvertible,
     Transform,
     apply_transform,
@@ -23,7 +23,7 @@ from crelu_repro.analysis import (
     partner_cosines,
     reconstruct,
 )
-from crelu_repro.analysis.cli import main
+from crelu_repro.evidence.analysis.cli import main
 from crelu_repro.models import build_model
 from crelu_repro.models.builder import Conv, ConvBlock
 from tests.helpers import renamed_run

@@ -9,8 +9,8 @@ import math
 import pytest
 import torch
 
-from crelu_repro.distributed import Dist
-from crelu_repro.train_state import EpochSums
+from crelu_repro.core.distributed import Dist
+from crelu_repro.train.state import EpochSums
 from tests.helpers.device_spy import OpCounter
 
 CPU = torch.device("cpu")

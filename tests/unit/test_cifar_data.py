@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crelu_repro.data import cifar
-from crelu_repro.data.cifar import CIFAR_NAMES, CifarData, load_cifar
-from crelu_repro.errors import DatasetError
+from crelu_repro.core.errors import DatasetError
+from crelu_repro.data.cifar import reader as cifar
+from crelu_repro.data.cifar.reader import CIFAR_NAMES, CifarData, load_cifar
 from tests.helpers.cifar import write_cifar
 
 SUBSET = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10-subset"  # ../shared, as in CI

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from crelu_repro.claims import Figures, Sweeps, assess, combine, load_claims, spec, verdict_of
-from crelu_repro.stats import Difference, welch_difference
+from crelu_repro.evidence.claims import Figures, Sweeps, assess, combine, load_claims, spec, verdict_of
+from crelu_repro.evidence.stats import Difference, welch_difference
 from tests.helpers import REPO
 from tests.helpers.claims import spread, write_figure, write_runs
 
@@ -192,8 +192,8 @@ def test_figure_json_from_an_older_or_foreign_writer_is_named_not_fatal(tmp_path
 
 
 def test_the_rules_read_the_json_that_the_analysis_really_writes(tmp_path):
-    # results/figures/cpu_6ep: real `python -m crelu_repro.analysis all` output (relu and crelu_half runs),
-    # placed as the cifar10 set with crelu_half standing in for crelu.
+    # results/figures/cpu_6ep: real `python -m crelu_repro.evidence.analysis all` output (relu and crelu_half
+    # runs), placed as the cifar10 set with crelu_half standing in for crelu.
     for figure in ("invariance", "reconstruction"):
         text = (REPO / "results" / "figures" / "cpu_6ep" / f"{figure}.json").read_text()
         (tmp_path / "cifar10").mkdir(exist_ok=True)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from crelu_repro.claims import load_claims
+from crelu_repro.evidence.claims import load_claims
 from tests.helpers import REPO
 
 SLIDES = REPO.parent / "shared" / "paper" / "crelu_slides.txt"

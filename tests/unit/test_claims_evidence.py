@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from crelu_repro.claims import Figures, Sweeps, assess, load_claims
-from crelu_repro.claims.render import markdown
-from crelu_repro.stats.exact import clopper_pearson
+from crelu_repro.evidence.claims import Figures, Sweeps, assess, load_claims
+from crelu_repro.evidence.claims.render import markdown
+from crelu_repro.evidence.stats.exact import clopper_pearson
 from tests.helpers.claims import write_run, write_runs
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from crelu_repro import faults, params, tables
-from crelu_repro.claims.cli import main as claims_main
+from crelu_repro.core import faults
+from crelu_repro.evidence import params, tables
+from crelu_repro.evidence.claims.cli import main as claims_main
 from tests.helpers import one_line_error
 
 MAINS = {"params": params.main, "tables": tables.main, "claims": claims_main}

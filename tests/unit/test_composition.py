@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from crelu_repro import memory
-from crelu_repro.errors import ConfigError
+from crelu_repro.core.errors import ConfigError
+from crelu_repro.models import memory
 from tests.helpers import TINY, train_in_process
 
 # The data is never looked at: a read would fail differently (and never downloads, even on the old code).

@@ -8,12 +8,12 @@ import re
 import pytest
 from omegaconf import OmegaConf
 
-from crelu_repro.activations import BASES
-from crelu_repro.config_checks import validate
-from crelu_repro.config_files import CONFIG_DIR, dataset_classes, options
-from crelu_repro.datasets import DATASETS as REGISTERED
-from crelu_repro.errors import ConfigError
+from crelu_repro.core.config_files import CONFIG_DIR, dataset_classes, options
+from crelu_repro.core.errors import ConfigError
+from crelu_repro.data import DATASETS as REGISTERED
 from crelu_repro.models import MODEL_NAMES
+from crelu_repro.models.activations import BASES
+from crelu_repro.run.checks import validate
 from tests.helpers import REPO
 
 DATASETS = options("dataset")  # every configs/dataset/<name>.yaml: a new dataset is composed here too

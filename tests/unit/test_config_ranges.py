@@ -1,6 +1,6 @@
 """Every config value is range-checked at composition, before any data is read: one message naming the key,
-the value and the valid range. The ranges live in the schema (crelu_repro/schema.py); the walk below covers
-every field, so a field added without a range fails here."""
+the value and the valid range. The ranges live in the schema (crelu_repro/core/schema.py); the walk below
+covers every field, so a field added without a range fails here."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import json
 import pytest
 from hydra.errors import ConfigCompositionException
 
-from crelu_repro.config import compose
-from crelu_repro.config_checks import CompileBackends, registries, validate
-from crelu_repro.errors import ConfigError
-from crelu_repro.schema import Free, OneOf, Range, TrainConfig
+from crelu_repro.core.errors import ConfigError
+from crelu_repro.core.schema import Free, OneOf, Range, TrainConfig
+from crelu_repro.run.checks import CompileBackends, registries, validate
+from crelu_repro.run.compose import compose
 
 
 def leaves(schema: type = TrainConfig, prefix: str = "") -> list[tuple[str, dataclasses.Field]]:
@@ -37,14 +37,16 @@ FREE = {
     "model.note": "text",
     "dataset.root": "a folder",
     "out_dir": "a folder",
-    "table": "a table's node: schema.TableConfig types it, crelu_repro.tables checks its names",
+    "table": "a table's node: schema.TableConfig types it, crelu_repro.evidence.tables checks its names",
 }
 
 
 def test_every_field_declares_a_range_or_why_it_has_none():
     for key, f in LEAVES:
         check = f.metadata.get("check")
-        assert isinstance(check, Range | OneOf | Free), f"{key} declares no range in crelu_repro/schema.py"
+        assert isinstance(check, Range | OneOf | Free), (
+            f"{key} declares no range in crelu_repro/core/schema.py"
+        )
         if isinstance(check, Free) and "type (bool or enum)" not in check.why:
             assert key in FREE, f"{key} has no range ({check.why}); give it one or list it in FREE"
 

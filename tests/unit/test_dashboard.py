@@ -51,7 +51,7 @@ def test_event_files_hold_per_epoch_scalars_and_hparams(finished_run):
 
 def test_a_sweep_layout_is_written_only_where_runs_are(tmp_path, finished_run):
     """`make tensorboard TABLE=claims` must not plant the runs' charts in a folder that holds none."""
-    from crelu_repro import dashboard
+    from crelu_repro.train import dashboard
 
     (tmp_path / "claims").mkdir()
     assert dashboard.main([str(tmp_path / "claims")]) == 0 and not (tmp_path / "claims" / "_layout").exists()

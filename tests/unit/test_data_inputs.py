@@ -23,9 +23,9 @@ import pytest
 import torch
 from PIL import Image
 
-from crelu_repro.data.cifar import load_cifar
-from crelu_repro.data.imagenet import ImageNetLoader, scan_imagenet
-from crelu_repro.errors import DatasetError
+from crelu_repro.core.errors import DatasetError
+from crelu_repro.data.cifar.reader import load_cifar
+from crelu_repro.data.imagenet.loader import ImageNetLoader, scan_imagenet
 from tests.helpers import TINY, train_in_process
 from tests.helpers.cifar import write_cifar
 from tests.helpers.imagenet import WNIDS, class_image, write_imagenet
@@ -157,7 +157,7 @@ def _bomb(width: int, height: int) -> bytes:
 
 @pytest.mark.parametrize("decode", ["workers", "device"])
 def test_decompression_bomb_is_unreadable_and_never_decoded(tmp_path, monkeypatch, decode):
-    from crelu_repro.data import jpeg  # the loader's one decoding module
+    from crelu_repro.data.imagenet import jpeg
 
     split = scan_imagenet(write_imagenet(tmp_path, per_class=2, val_per_class=1)).train  # 6 files
     bomb = _bomb(65500, 65500)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from crelu_repro.data import cifar
-from crelu_repro.errors import SymlinkError
+from crelu_repro.core.errors import SymlinkError
+from crelu_repro.data.cifar import reader as cifar
 from tests.helpers import REPO, train_env
 from tests.helpers.cifar import write_cifar
 
@@ -77,7 +77,7 @@ def mirror(tmp_path) -> Iterator[Mirror]:
 
 LOADER = """
 import dataclasses, sys
-from crelu_repro.data import cifar
+from crelu_repro.data.cifar import reader as cifar
 spec = dataclasses.replace(cifar._SPECS["cifar10"], url=sys.argv[1], tar_md5=sys.argv[2])
 cifar._SPECS["cifar10"] = spec
 data = cifar.load_cifar("cifar10", sys.argv[3], download=True)

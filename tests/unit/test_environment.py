@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from crelu_repro.errors import ConfigError
+from crelu_repro.core.errors import ConfigError
 
 BAD = {
     "a stray RANK": ({"RANK": "1"}, "RANK=1 is set, but WORLD_SIZE is unset: this process is not part of a"),

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from crelu_repro import trainer
-from crelu_repro.eta import EVAL_COST, RunClock, RunShape, announce, clock_text
+from crelu_repro.train import trainer
+from crelu_repro.train.eta import EVAL_COST, RunClock, RunShape, announce, clock_text
 
 SHAPE = RunShape(epochs=2, steps_per_epoch=10, batch=4, eval_every=1, val_images=8, test_images=12,
                  train_eval_images=20)  # fmt: skip

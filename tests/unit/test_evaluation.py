@@ -11,11 +11,17 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from crelu_repro.build import make_runtime
-from crelu_repro.config import compose
-from crelu_repro.data.imagenet import ImageNetLoader, scan_imagenet
-from crelu_repro.distributed import Dist
-from crelu_repro.evaluate import evaluate, evaluate_ten_patch, ten_patch_from_logits, top1_error, topk_errors
+from crelu_repro.core.distributed import Dist
+from crelu_repro.data.evaluate import (
+    evaluate,
+    evaluate_ten_patch,
+    ten_patch_from_logits,
+    top1_error,
+    topk_errors,
+)
+from crelu_repro.data.imagenet.loader import ImageNetLoader, scan_imagenet
+from crelu_repro.run.compose import compose
+from crelu_repro.train.build import make_runtime
 from tests.helpers.imagenet import write_imagenet
 
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")

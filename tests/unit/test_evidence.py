@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crelu_repro import runio
-from crelu_repro.claims import Figures, Sweeps, assess, load_claims
-from crelu_repro.tables import Table, build_rows, collect
-from crelu_repro.tables.render import markdown
+from crelu_repro.core import files
+from crelu_repro.evidence.claims import Figures, Sweeps, assess, load_claims
+from crelu_repro.evidence.tables import Table, build_rows, collect
+from crelu_repro.evidence.tables.render import markdown
 from tests.helpers.claims import planned, write_runs
 
 ERRORS = {"relu": [10.0, 10.6, 11.0], "crelu_half": [9.0, 9.5, 9.9], "crelu": [8.8, 9.1, 9.3]}
@@ -223,13 +223,13 @@ def test_a_deep_figure_json_is_no_recursion_error(tmp_path):
 
 
 def _scores(run_dir: Path, array: object, **save: object) -> None:
-    with open(run_dir / runio.SCORES, "wb") as f:
+    with open(run_dir / files.SCORES, "wb") as f:
         np.save(f, array, **save)
 
 
 def _npz(run_dir: Path) -> None:
-    np.savez(run_dir / runio.SCORES, a=np.zeros(3))  # writes test_scores.npy.npz
-    (run_dir / f"{runio.SCORES}.npz").rename(run_dir / runio.SCORES)
+    np.savez(run_dir / files.SCORES, a=np.zeros(3))  # writes test_scores.npy.npz
+    (run_dir / f"{files.SCORES}.npz").rename(run_dir / files.SCORES)
 
 
 PLAIN = "cannot be read as a plain array"
@@ -237,9 +237,9 @@ DAMAGE = {
     "shape": (lambda d: _scores(d, np.zeros((20, 3), np.float16)), "has shape (20, 3); the run's test set"),
     "objects": (lambda d: _scores(d, np.array([{"x": 1}] * 20, dtype=object), allow_pickle=True), PLAIN),
     "nan": (lambda d: _scores(d, np.full((20, 10), np.nan, np.float32)), "holds non-finite scores"),
-    "zip junk": (lambda d: (d / runio.SCORES).write_bytes(b"PK\x03\x04 not an array"), PLAIN),
+    "zip junk": (lambda d: (d / files.SCORES).write_bytes(b"PK\x03\x04 not an array"), PLAIN),
     "npz": (_npz, "is not a single array"),
-    "no labels": (lambda d: (d / runio.LABELS).unlink(), "is missing"),
+    "no labels": (lambda d: (d / files.LABELS).unlink(), "is missing"),
 }
 
 

@@ -9,15 +9,14 @@ import pytest
 import torch
 from torch import nn
 
-from crelu_repro.activations import ACTIVATIONS, BASES, Activation
-from crelu_repro.config import compose
-from crelu_repro.config_checks import validate
-from crelu_repro.data import RawData, Split
-from crelu_repro.datasets import DATASETS, DatasetEntry
-from crelu_repro.datasets.cifar import device_feeder
-from crelu_repro.evaluate import single_crop
-from crelu_repro.identity import identity
+from crelu_repro.data import DATASETS, DatasetEntry, RawData, Split
+from crelu_repro.data.cifar import device_feeder
+from crelu_repro.data.evaluate import single_crop
 from crelu_repro.models import build_variant, label, variant_of
+from crelu_repro.models.activations import ACTIVATIONS, BASES, Activation
+from crelu_repro.run.checks import validate
+from crelu_repro.run.compose import compose
+from crelu_repro.run.identity import identity
 from tests.helpers import TINY, train_in_process
 
 
@@ -70,7 +69,7 @@ def read_shades(dataset) -> RawData:
     return RawData(train, test, CLASSES, fingerprint={"kind": "shades", "seed": 0})
 
 
-# The module's export, as crelu_repro/datasets/<name>.py would have it: `ENTRIES = {"shades": SHADES}`.
+# The module's export, as crelu_repro/data/<name>.py would have it: `ENTRIES = {"shades": SHADES}`.
 SHADES = DatasetEntry(
     read_shades, device_feeder, single_crop, ignores=("resize", "num_workers", "max_pixels")
 )

@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch._dynamo.utils import counters
 
-from crelu_repro.config import compose
-from crelu_repro.optim import load_optimizer_state, make_optimizer
-from crelu_repro.runtime import session
+from crelu_repro.run.compose import compose
+from crelu_repro.train.optim import load_optimizer_state, make_optimizer
+from crelu_repro.train.runtime import session
 from tests.helpers import TINY, train_in_process
 
 # Five models and one dataset change: with Dynamo's recompile_limit of 8 (train and eval graphs per model),
@@ -58,7 +58,7 @@ def test_deterministic_cuda_sets_cublas_workspace_before_cuda_starts(monkeypatch
         seen["cublas"] = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
         raise RuntimeError("stop here")
 
-    monkeypatch.setattr("crelu_repro.distributed.init", init)
+    monkeypatch.setattr("crelu_repro.core.distributed.init", init)
     with pytest.raises(RuntimeError, match="stop here"), session(compose(["trainer.deterministic=true"])):
         pass
     assert seen["cublas"] == ":4096:8"

@@ -20,9 +20,15 @@ from torchvision.io import ImageReadMode, decode_jpeg, read_file
 from torchvision.transforms import CenterCrop, InterpolationMode, Resize, TenCrop
 from torchvision.transforms.v2.functional import resize as tv_resize
 
-from crelu_repro.data.imagenet import IMAGENET_MEAN, IMAGENET_STD, FileSplit, ImageNetLoader, scan_imagenet
-from crelu_repro.errors import DatasetError
-from crelu_repro.evaluate import ten_patch_from_logits, ten_patch_scores, topk_errors
+from crelu_repro.core.errors import DatasetError
+from crelu_repro.data.evaluate import ten_patch_from_logits, ten_patch_scores, topk_errors
+from crelu_repro.data.imagenet.loader import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    FileSplit,
+    ImageNetLoader,
+    scan_imagenet,
+)
 from tests.helpers.imagenet import WNIDS, class_image, truncate, write_imagenet
 
 CPU = torch.device("cpu")

@@ -8,10 +8,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from crelu_repro.data.imagenet import ImageNetLoader, scan_imagenet
-from crelu_repro.data.jpeg import decode_cpu
-from crelu_repro.datasets.imagenet import read_imagenet
-from crelu_repro.errors import DatasetError
+from crelu_repro.core.errors import DatasetError
+from crelu_repro.data.imagenet import read_imagenet
+from crelu_repro.data.imagenet.jpeg import decode_cpu
+from crelu_repro.data.imagenet.loader import ImageNetLoader, scan_imagenet
 from tests.helpers.imagenet import WNIDS, class_image, write_imagenet
 
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from crelu_repro.errors import ConfigError
+from crelu_repro.core.errors import ConfigError
+from crelu_repro.evidence.paper import reported_models
 from crelu_repro.models import MODEL_NAMES, build_model
-from crelu_repro.paper import reported_models
 
 # DESIGN.md's contract: every row of every paper table is a named model. The rows are the paper's own
 # (paper/tables.yaml); a variant of yours is one more file, not a change here.

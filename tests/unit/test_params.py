@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from crelu_repro import params
+from crelu_repro.evidence import params
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import yaml
 
-from crelu_repro.claims.spec import CLAIMS_YAML
-from crelu_repro.plan import main
-from crelu_repro.plan.sizes import runs_per_side
-from crelu_repro.stats import t_quantile
-from crelu_repro.stats.power import welch_power, welch_power_exact
+from crelu_repro.evidence.claims.spec import CLAIMS_YAML
+from crelu_repro.evidence.plan import main
+from crelu_repro.evidence.plan.sizes import runs_per_side
+from crelu_repro.evidence.stats import t_quantile
+from crelu_repro.evidence.stats.power import welch_power, welch_power_exact
 from tests.helpers.claims import write_run
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from crelu_repro.data import jpeg, prefetch
+from crelu_repro.data.imagenet import jpeg, prefetch
 
 CPU = torch.device("cpu")
 

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from crelu_repro import checkpoint, faults
-from crelu_repro.errors import ConfigError, DatasetError, TrainingError
+from crelu_repro.core import faults
+from crelu_repro.core.errors import ConfigError, DatasetError, TrainingError
+from crelu_repro.core.results import read_result
 from crelu_repro.models import builder
 from crelu_repro.models.variants import FAMILIES
-from crelu_repro.results import read_result
+from crelu_repro.train import checkpoint
 from tests.helpers import TINY, train_in_process
 from tests.helpers.cifar import write_cifar
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from crelu_repro.errors import ConfigError
-from crelu_repro.results import read_result
+from crelu_repro.core.errors import ConfigError
+from crelu_repro.core.results import read_result
 from tests.helpers import TINY, train_in_process
 from tests.helpers.cifar import write_cifar
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from crelu_repro import runio
-from crelu_repro.errors import SymlinkError
-from crelu_repro.run_dir import OWN_NAMES
+from crelu_repro.core import files
+from crelu_repro.core.errors import SymlinkError
+from crelu_repro.train.run_dir import OWN_NAMES
 from tests.helpers import TINY, train_in_process
 
 FOLDERS = (".hydra", "tb")  # the names that are folders; the others are files
@@ -67,7 +67,7 @@ def test_atomic_write_never_follows_a_link_at_its_temporary_name(tmp_path):
     victim.write_text("theirs\n")
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / f".result.json.tmp{os.getpid()}").symlink_to(victim)
-    runio.write_json(tmp_path / "run" / "result.json", {"ours": 1})
+    files.write_json(tmp_path / "run" / "result.json", {"ours": 1})
     assert victim.read_text() == "theirs\n"
-    assert runio.read_json(tmp_path / "run" / "result.json") == {"ours": 1}
+    assert files.read_json(tmp_path / "run" / "result.json") == {"ours": 1}
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["result.json"]

@@ -19,8 +19,8 @@ def test_the_slurm_launcher_warns_before_the_limit_with_a_signal_the_trainer_han
     """configs/hydra/launcher/slurm.yaml: what sbatch gets, without a cluster (submitit writes the script)."""
     from submitit.slurm.slurm import _make_sbatch_string
 
-    from crelu_repro.config import compose
-    from crelu_repro.runtime import STOP_SIGNALS
+    from crelu_repro.run.compose import compose
+    from crelu_repro.train.runtime import STOP_SIGNALS
 
     launcher = compose(["hydra/launcher=slurm"], return_hydra_config=True).hydra.launcher
     script = _make_sbatch_string(

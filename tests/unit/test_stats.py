@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from crelu_repro.stats import error_rate, reference_difference, t_quantile, vote, vote_error, welch_difference
+from crelu_repro.data.evaluate import error_rate, vote, vote_error
+from crelu_repro.evidence.stats import reference_difference, t_quantile, welch_difference
 
 
 def test_vote_is_the_plurality_of_top1():

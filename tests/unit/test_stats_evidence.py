@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from crelu_repro.stats import holm, paired_difference, t_quantile, welch_difference
-from crelu_repro.stats.exact import binom_tails, clopper_pearson, error_vs_reference, vote_difference
-from crelu_repro.stats.power import paired_power, runs_needed, welch_power
+from crelu_repro.evidence.stats import holm, paired_difference, t_quantile, welch_difference
+from crelu_repro.evidence.stats.exact import binom_tails, clopper_pearson, error_vs_reference, vote_difference
+from crelu_repro.evidence.stats.power import paired_power, runs_needed, welch_power
 
 
 def _fold_offset_runs(rng: np.random.Generator, folds: int = 10) -> tuple[np.ndarray, np.ndarray]:

@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from crelu_repro import tables
-from crelu_repro.config import compose
-from crelu_repro.identity import identity
-from crelu_repro.tables import Table, table_names
+from crelu_repro.evidence import tables
+from crelu_repro.evidence.tables import Table, table_names
+from crelu_repro.run.compose import compose
+from crelu_repro.run.identity import identity
 from tests.helpers.claims import planned, write_run, write_runs
 
 
 def render_table(name: str, sweep_dir: Path, out: Path, *extra: str) -> str:
-    """`python -m crelu_repro.tables ...` in this process (process/test_sweep_tables.py: the real one)."""
+    """`python -m crelu_repro.evidence.tables ...` in this process (process/test_sweep_tables.py: the
+    real one)."""
     assert tables.main([name, "--sweep-dir", str(sweep_dir), "--out", str(out), *extra]) == 0
     return (out / f"{name}.md").read_text()
 

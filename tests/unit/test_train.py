@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from crelu_repro.errors import ConfigError
+from crelu_repro.core.errors import ConfigError
+from crelu_repro.core.results import Result, read_result
 from crelu_repro.models import load_variant
 from crelu_repro.models.variants import network
-from crelu_repro.results import Result, read_result
 
 
 def test_outputs_of_a_cifar10_run(finished_run):

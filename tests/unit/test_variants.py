@@ -6,10 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from crelu_repro.activations import ACTIVATIONS, BASES
-from crelu_repro.config_checks import validate
-from crelu_repro.config_files import CONFIG_DIR
-from crelu_repro.errors import ConfigError
+from crelu_repro.core.config_files import CONFIG_DIR
+from crelu_repro.core.errors import ConfigError
 from crelu_repro.models import (
     FAMILIES,
     MODEL_NAMES,
@@ -20,6 +18,8 @@ from crelu_repro.models import (
     load_variant,
     variant_of,
 )
+from crelu_repro.models.activations import ACTIVATIONS, BASES
+from crelu_repro.run.checks import validate
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)

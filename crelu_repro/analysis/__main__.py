@@ -1,7 +1,0 @@
-"""`python -m crelu_repro.analysis <figure> RUN_DIR [RUN_DIR...]`: see cli.py."""
-
-import sys
-
-from .cli import main
-
-sys.exit(main())

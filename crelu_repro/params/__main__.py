@@ -1,0 +1,5 @@
+import sys
+
+from ..evidence.params import main
+
+sys.exit(main())
