@@ -7,6 +7,7 @@ import pytest
 
 from crelu_repro.evidence.claims import Figures, Sweeps, assess, combine, load_claims, spec, verdict_of
 from crelu_repro.evidence.stats import Difference, welch_difference
+from crelu_repro.evidence.stats.exact import tango_interval
 from tests.helpers import REPO
 from tests.helpers.claims import spread, write_figure, write_runs
 
@@ -98,11 +99,11 @@ def test_vote_gets_a_test_set_interval_and_is_not_counted(convpool):
     vote = convpool["convpool_crelu:cifar10:vote_error:crelu<relu"]
     assert vote.verdict == "inconclusive" and not vote.counts
     assert vote.effect == pytest.approx(5.0 - 10.0)  # 19 of 20 right vs 18 of 20, every run agreeing
-    # One discordant image (relu alone errs): Clopper-Pearson for 0 of 1, scaled by 1/20 of the images.
-    assert vote.ci == [pytest.approx(-5.0), pytest.approx(5.0 * (2 * 0.975 - 1))]
-    assert vote.why.startswith("test-set uncertainty only (exact McNemar on 1 discordant images)")
+    # One discordant image of 20 (relu alone errs): Tango's interval for b = 0, c = 1, N = 20, in points.
+    assert vote.ci == [pytest.approx(100 * x) for x in tango_interval(0, 1, 20)]
+    assert vote.why.startswith("test-set uncertainty only (Tango's score interval, 1 discordant images)")
     assert (vote.n_left, vote.n_right, vote.unit) == (20, 20, "images (test set)")
-    assert vote.interval["method"] == "mcnemar" and vote.interval["discordant"] == 1
+    assert vote.interval["method"] == "tango" and vote.interval["discordant"] == 1
     assert vote.paper_effect == pytest.approx(7.09 - 7.55)
 
 

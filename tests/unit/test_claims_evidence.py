@@ -10,7 +10,7 @@ import pytest
 
 from crelu_repro.evidence.claims import Figures, Sweeps, assess, load_claims
 from crelu_repro.evidence.claims.render import markdown
-from crelu_repro.evidence.stats.exact import clopper_pearson
+from crelu_repro.evidence.stats.exact import clopper_pearson, tango_interval
 from tests.helpers.claims import write_run, write_runs
 
 
@@ -56,7 +56,7 @@ def test_pairs_without_spread_leave_the_verdict_to_welch(tmp_path):
     assert check.why.startswith("3 pairs whose differences have no spread: Welch decides")
 
 
-def test_votes_get_an_exact_interval_over_the_test_images(tmp_path):
+def test_votes_get_tangos_score_interval_over_the_test_images(tmp_path):
     """20 test images per run (tests/helpers/claims.py). crelu's Vote errs on none, relu's on 10, avr's on 1:
     10 discordant images decide, 1 does not."""
     sweeps = tmp_path / "multirun"
@@ -65,19 +65,20 @@ def test_votes_get_an_exact_interval_over_the_test_images(tmp_path):
     write_runs(sweeps, "convpool", "avr", "cifar10", [5.0, 5.0])
     found, checks = _assess(tmp_path, sweeps)
     many = checks["convpool_crelu:cifar10:vote_error:crelu<relu"]
-    low, high = clopper_pearson(0, 10)  # the left Vote errs alone on 0 of the 10 discordant images
+    low, high = tango_interval(0, 10, 20)  # the left Vote errs alone on 0, the right alone on 10, of 20
     assert many.verdict == "reproduced" and not many.counts and many.effect == pytest.approx(-50.0)
-    assert many.ci == [pytest.approx(50 * (2 * low - 1)), pytest.approx(50 * (2 * high - 1))]
-    assert many.interval["method"] == "mcnemar" and many.interval["discordant"] == 10
+    assert many.ci == [pytest.approx(100 * low), pytest.approx(100 * high)]
+    assert many.interval["method"] == "tango" and many.interval["discordant"] == 10
     assert many.interval["covers"].startswith("test-set uncertainty only")
     few = checks["convpool_crelu:cifar10:vote_error:crelu<avr"]
     assert few.verdict == "inconclusive" and few.interval["discordant"] == 1
-    assert few.p_value == pytest.approx(1.0)  # exact McNemar: 2 P(X <= 0; 1, 1/2) = 1
+    # At 0 Tango's statistic is McNemar's (b - c) / sqrt(b + c): -1 here, two-sided p = erfc(1 / sqrt(2)).
+    assert few.p_value == pytest.approx(math.erfc(1 / math.sqrt(2)))
     claim = checks["convpool_crelu"]
     assert claim.vote == "inconclusive" and claim.vote_holm == "inconclusive"  # one Vote check of two holds
     assert many.holm["family"] == "vote" and many.holm["size"] == 2
     assert many.holm["p_adjusted"] == pytest.approx(2 * many.p_value)  # the family's smaller p
-    assert many.p_value == pytest.approx(2 * 0.5**10)  # 2 P(X <= 0; 10, 1/2)
+    assert many.p_value == pytest.approx(math.erfc(math.sqrt(10) / math.sqrt(2)))  # z = -10 / sqrt(10)
     report = markdown(found, [], {"sweeps": sweeps, "figures": tmp_path}, False, Sweeps(sweeps, False))
     summary = next(line for line in report.splitlines() if "`convpool_crelu`" in line)
     assert "| inconclusive (Holm: inconclusive) |" in summary

@@ -5,8 +5,15 @@ import math
 import numpy as np
 import pytest
 
+from crelu_repro.evidence.claims.verdict import INCONCLUSIVE, REPRODUCED, holm_verdict, p_value, verdict_of
 from crelu_repro.evidence.stats import holm, paired_difference, t_quantile, welch_difference
-from crelu_repro.evidence.stats.exact import binom_tails, clopper_pearson, error_vs_reference, vote_difference
+from crelu_repro.evidence.stats.exact import (
+    binom_tails,
+    clopper_pearson,
+    error_vs_reference,
+    tango_interval,
+    vote_difference,
+)
 from crelu_repro.evidence.stats.power import paired_power, runs_needed, welch_power
 
 
@@ -59,20 +66,80 @@ def _votes(only_left: int, only_right: int, both: int, images: int = 10_000) -> 
     wrong_left, wrong_right = np.zeros(images, bool), np.zeros(images, bool)
     wrong_left[:only_left] = True
     wrong_right[only_left : only_left + only_right] = True
-    wrong_left[-both:] = wrong_right[-both:] = True
+    wrong_left[images - both :] = wrong_right[images - both :] = True
     return wrong_left, wrong_right
+
+
+Z = 1.959963984540054  # the normal 97.5% quantile
 
 
 def test_votes_with_many_discordant_images_get_a_verdict_and_few_do_not():
     many = vote_difference(*_votes(60, 150, 800))
     assert many.delta == pytest.approx(100 * (60 - 150) / 10_000) and many.high < 0
-    assert many.method == "mcnemar" and many.n_a == 10_000
+    assert many.method == "tango" and many.n_a == 10_000
     few = vote_difference(*_votes(1, 4, 800))
     assert few.delta < 0 and few.low < 0 < few.high
-    # Exact McNemar by hand: b = 1 of n = 5 discordant, two-sided = 2 P(X <= 1; 5, 1/2) = 2 * 6/32.
-    assert few.p_value() == pytest.approx(2 * (math.comb(5, 0) + math.comb(5, 1)) / 32)
+    # At 0, Tango's statistic is McNemar's (b - c) / sqrt(b + c) = -3 / sqrt(5); p = erfc(|z| / sqrt(2)).
+    assert few.p_value() == pytest.approx(math.erfc(3 / math.sqrt(5) / math.sqrt(2)))
+
+
+def _wilson_upper(k: int, n: int) -> float:
+    """Wilson's score upper bound for k of n."""
+    return (k + Z * Z / 2 + Z * math.sqrt(k * (n - k) / n + Z * Z / 4)) / (n + Z * Z)
+
+
+def test_the_vote_interval_matches_closed_forms_at_its_edges():
+    # No image discordant the right way: the restricted p21 is 0 above b / (2N - b), so the upper end is
+    # Wilson's for b of N.
+    one_way = vote_difference(*_votes(15, 0, 800))
+    assert one_way.high == pytest.approx(100 * _wilson_upper(15, 10_000), rel=1e-9)
+    # All discordant one way: p21 = (1 - d) / 2, Z^2 = N (1 - d) / (1 + d): low = (N - z^2) / (N + z^2).
+    every = vote_difference(np.ones(20, bool), np.zeros(20, bool))
+    assert (every.low, every.high) == (pytest.approx(100 * (20 - Z * Z) / (20 + Z * Z)), 100.0)
+    # No discordant image: Z^2 = N |d| / (1 - |d|), so N agreeing images bound it at +-z^2 / (N + z^2).
     same = vote_difference(*_votes(0, 0, 800))
-    assert same.interval is None and "no discordant" in same.why_no_interval
+    half = 100 * Z * Z / (10_000 + Z * Z)
+    assert same.interval == (pytest.approx(-half), pytest.approx(half)) and same.p_value() == 1.0
+    assert vote_difference(np.zeros(0, bool), np.zeros(0, bool)).why_no_interval == "no test images"
+
+
+@pytest.mark.parametrize(
+    "p12, p21", [(0.02, 0.015), (0.03, 0.03), (0.002, 0.0005), (0.005, 0.001), (0.0015, 0.0)]
+)
+def test_the_vote_interval_covers_its_95_percent(p12, p21):
+    """Issue 28's settings at N = 10,000 images, where exact McNemar (conditional on the discordant images)
+    covered 0.954, 0.955, 0.888, 0.875 and 0.48. 10,000 simulated tables: a standard error of 0.002."""
+    cells = np.random.default_rng(28).multinomial(10_000, [p12, p21, 1 - p12 - p21], size=10_000)
+    low, high = tango_interval(cells[:, 0], cells[:, 1], 10_000)
+    coverage = np.mean((low <= p12 - p21) & (p12 - p21 <= high))
+    assert 0.93 <= coverage <= 0.97  # and not bought by needless width
+
+
+def test_the_fifteen_image_example_is_decided_alike_by_interval_and_p():
+    """Issue 28: the left Vote errs alone on 15 of 10,000 images, the right never alone; "not worse" at
+    0.2 points. McNemar's conditional interval (0.085, 0.15) said reproduced, its p-value (1.0) not."""
+    d = vote_difference(*_votes(15, 0, 800))
+    for margin, expected in [(0.2, INCONCLUSIVE), (0.3, REPRODUCED)]:  # the upper end is 0.247
+        raw = verdict_of(d, "<", "not_worse", margin)[0]
+        adjusted = holm([p_value(d, "<", "not_worse", margin)])[0]
+        assert raw == holm_verdict(raw, adjusted) == expected
+
+
+@pytest.mark.parametrize(
+    "only_left, only_right, both, images",
+    [(15, 0, 0, 10_000), (60, 150, 800, 10_000), (1, 4, 800, 10_000), (0, 0, 5, 10_000), (3, 7, 10, 50),
+     (20, 0, 0, 20), (0, 20, 0, 20)],
+)  # fmt: skip
+def test_the_vote_interval_excludes_a_margin_exactly_where_its_p_is_below_5_percent(
+    only_left, only_right, both, images
+):
+    d = vote_difference(*_votes(only_left, only_right, both, images))
+    assert d.interval == tuple(pytest.approx(100 * x) for x in tango_interval(only_left, only_right, images))
+    near_ends = [end + step for end in d.interval for step in (-1e-7, 1e-7)]
+    for t in [*np.linspace(-150, 150, 601), *near_ends]:  # beyond +-100 points too
+        assert (t < d.low or t > d.high) == (d.p_value(t) < 0.05), t
+    for end in d.interval:
+        assert d.p_value(end) == pytest.approx(0.05, abs=1e-6) or abs(end) == 100
 
 
 def test_a_vote_against_a_quoted_number_is_binomial_over_the_test_set():

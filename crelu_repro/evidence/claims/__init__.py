@@ -6,7 +6,7 @@ interval beside the paper's own difference.
 - `verdict`: the verdict rules, pure functions over a difference and its interval
 - `checks`, `discussion`: evidence from the tables' sweeps and from the discussion figures' JSON
 - `paired`: two rows' runs, paired by (seed, fold) where they can be, Welch beside
-- `votes`: a Vote's interval over the test images (exact McNemar, or binomial against a quoted number)
+- `votes`: a Vote's interval over the test images (Tango's score, or binomial against a quoted number)
 - `family`: Holm's adjustment within each claim's families (counted checks, Votes)
 - `assess`: every claim's checks and its combined verdict, raw and after Holm, and its Votes' own verdict
 - `render`, `plots`: claims.md / claims.json, the table figures, the forest plot, TensorBoard

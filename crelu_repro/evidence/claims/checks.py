@@ -111,7 +111,7 @@ def interval_record(diff: Difference, unit: str) -> dict:
     """claims.json's `interval`: the method, the 95% interval, what n counts and what the interval covers."""
     n, what = {
         "paired": (diff.n_a, "pairs of runs"),
-        "mcnemar": (diff.n_a, "test images"),
+        "tango": (diff.n_a, "test images"),
         "binomial": (diff.n_a, "test images"),
     }.get(diff.method, (diff.n_a + diff.n_b, unit))
     cover = COVERS.get(unit.split(" (top")[0], "")  # "units (top 20%)" covers what "units" does
@@ -241,7 +241,7 @@ def _vote_check(check: Check, lrow: Row, rrow: Row | None) -> Check:
     check.unit = "images (test set)"
     diff = vote_interval(lrow.vote, right, check.reference)
     method = (
-        f"exact McNemar on {discordant(lrow.vote, right)} discordant images"
+        f"Tango's score interval, {discordant(lrow.vote, right)} discordant images"
         if right is not None
         else "exact binomial over the test images"
     )

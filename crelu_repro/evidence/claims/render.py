@@ -33,11 +33,11 @@ RULES = (
     "else Welch's. Runs without a partner are listed under the claim. Runs against a quoted number: "
     "one-sample t. All of these cover training randomness and the choice of fold on a fixed test set, "
     "not the sampling of the test set. *Votes*: intervals over the test images, **test-set uncertainty "
-    "only** (the voting models fixed): two Votes get the exact McNemar interval (Clopper-Pearson over the "
-    "discordant images, where exactly one Vote errs), a Vote against a quoted number the exact binomial "
-    "(Clopper-Pearson) interval. A Vote's verdict is its own kind: the *Vote (test set)* column, never "
-    "part of the runs' verdict. Figures: Welch over filters (pairing) or units (invariance), one-sample "
-    "over images against a reconstruction threshold.",
+    "only** (the voting models fixed): two Votes get Tango's score interval (unconditional, over the test "
+    "images; the discordant ones, where exactly one Vote errs, carry the difference), a Vote against a "
+    "quoted number the exact binomial (Clopper-Pearson) interval. A Vote's verdict is its own kind: the "
+    "*Vote (test set)* column, never part of the runs' verdict. Figures: Welch over filters (pairing) or "
+    "units (invariance), one-sample over images against a reconstruction threshold.",
     "**Holm.** Within each claim, its counted checks form one family and its Votes another; each check's "
     "p-value is its verdict's own test (two-sided at 0; for *not worse*, twice the one-sided p at the "
     "margin, which is below 5% exactly when the interval clears the margin), adjusted by Holm's step-down "
@@ -129,7 +129,7 @@ def _section(a: Assessment) -> list[str]:
     return [*lines, ""]
 
 
-METHODS = {"welch": "Welch", "paired": "paired", "one-sample": "one-sample t", "mcnemar": "exact McNemar",
+METHODS = {"welch": "Welch", "paired": "paired", "one-sample": "one-sample t", "tango": "Tango score",
            "binomial": "exact binomial"}  # fmt: skip
 
 

@@ -7,8 +7,8 @@
   scale (at worst `margin` the wrong way), contradicted when it lies wholly beyond -margin (worse by more
   than `margin`), inconclusive when it straddles -margin.
 - No interval (fewer than 2 values on a side, or zero spread): inconclusive, saying why.
-- The same rules hold for every interval: over runs (paired or Welch), over test images (a Vote's exact
-  McNemar or binomial interval: test-set uncertainty only), over filters, units or images (figures).
+- The same rules hold for every interval: over runs (paired or Welch), over test images (a Vote's Tango
+  score or exact binomial interval: test-set uncertainty only), over filters, units or images (figures).
 - Holm: within a claim's family, each check's `p_value` (the verdict's own test) adjusted by Holm's
   step-down method; `holm_verdict` keeps a decided verdict only where the adjusted p is at most 5%.
 - Missing evidence: not run.

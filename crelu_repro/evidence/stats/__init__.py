@@ -32,7 +32,7 @@ class Difference:
     n_a: int
     n_b: int  # 0 for a fixed reference (reference_difference)
     why_no_interval: str | None = None
-    method: str = "welch"  # welch | paired | one-sample (runs); mcnemar | binomial (test images)
+    method: str = "welch"  # welch | paired | one-sample (runs); tango | binomial (test images)
     # tails(t) -> (p_above, p_below): one-sided p-values against "the true difference is at most t" and
     # "at least t". The interval is their inversion: low > t exactly when 2 * p_above < 1 - confidence.
     tails: Callable[[float], tuple[float, float]] | None = field(default=None, compare=False, repr=False)
@@ -165,6 +165,23 @@ def _betainc(a: float, b: float, x: float) -> float:
         if abs(c * d - 1) < 1e-12:
             break
     return front * f / a
+
+
+_erfc = np.frompyfunc(math.erfc, 1, 1)  # elementwise math.erfc: no SciPy
+
+
+def normal_cdf(x: np.ndarray | float) -> np.ndarray:
+    """The standard normal CDF, elementwise; a 0-d array for a number."""
+    return 0.5 * np.asarray(_erfc(np.negative(x) / math.sqrt(2)), dtype=np.float64)
+
+
+def normal_quantile(p: float) -> float:
+    """The p-quantile of the standard normal (bisection on the CDF)."""
+    low, high = -40.0, 40.0
+    for _ in range(100):  # 80 / 2^100: far below a double's spacing
+        mid = (low + high) / 2
+        low, high = (mid, high) if normal_cdf(mid) < p else (low, mid)
+    return (low + high) / 2
 
 
 def t_quantile(p: float, df: float) -> float:

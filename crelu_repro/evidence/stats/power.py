@@ -16,14 +16,9 @@ import math
 
 import numpy as np
 
-from . import t_quantile
+from . import normal_cdf, t_quantile
 
 _GRID = 4001  # points of the integral over W; the integrand is smooth, the error is far below 1e-4
-_erfc = np.frompyfunc(math.erfc, 1, 1)
-
-
-def _normal_cdf(x: np.ndarray) -> np.ndarray:
-    return 0.5 * _erfc(-x / math.sqrt(2)).astype(np.float64)
 
 
 def t_test_power(noncentrality: float, df: float, alpha: float = 0.05) -> float:
@@ -34,7 +29,7 @@ def t_test_power(noncentrality: float, df: float, alpha: float = 0.05) -> float:
         (df - 1) * np.log(w) - w**2 / 2 - (df / 2 - 1) * math.log(2) - math.lgamma(df / 2)
     )  # the density of W: w^(df-1) e^(-w^2/2) / (2^(df/2-1) Gamma(df/2))
     scaled = c * w / math.sqrt(df)
-    reject = _normal_cdf(noncentrality - scaled) + _normal_cdf(-noncentrality - scaled)
+    reject = normal_cdf(noncentrality - scaled) + normal_cdf(-noncentrality - scaled)
     return float(np.clip(np.trapezoid(np.exp(log_density) * reject, w), 0.0, 1.0))
 
 
@@ -93,5 +88,5 @@ def welch_power_exact(delta: float, sd_a: float, sd_b: float, runs: int, alpha: 
     inverse = np.linspace(1 / (2 * k), 1 / k, 17)  # (17,) 1/df: t quantiles are smooth in it
     c = np.interp(1 / df, inverse, [t_quantile(1 - alpha / 2, 1 / x) for x in inverse])  # (G, G)
     sigma, se = math.sqrt((va + vb) / runs), np.sqrt(se2)
-    reject = _normal_cdf((abs(delta) - c * se) / sigma) + _normal_cdf((-abs(delta) - c * se) / sigma)
+    reject = normal_cdf((abs(delta) - c * se) / sigma) + normal_cdf((-abs(delta) - c * se) / sigma)
     return float(np.clip((p[:, None] * p[None, :] * reject).sum(), 0.0, 1.0))
