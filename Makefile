@@ -66,12 +66,13 @@ table-%: $(STAMP)
 	$(TABLE_CLI) --out $(TABLES_OUT) -- $(ARGS) || exit $$?; \
 	exit $$status
 
-# TABLE=<table>: that table and the claims resting on it (default: every table and claim).
+# TABLE=<table>: that table and the claims resting on it (default: every table and claim); a TABLE given but
+# empty (TABLE= or TABLE='$(x)', which make expands to nothing) is passed on, and refused, not taken for all.
 # PROBE=1 measures each step not yet probed on this machine and stores it (results/probes.json); later plans
 # read it. ARGS="--steps 5" probes fewer steps, ARGS="-- trainer.epochs=350 sched=step" prices that recipe.
 plan: $(STAMP)  ## device-hours of each table and claim, read not measured: results/plan.md (+ .json); TABLE=, PROBE=1
 	$(PY) -m crelu_repro.plan --sweeps $(SWEEPS) --out $(TABLES_OUT) \
-		$(if $(TABLE),--table $(TABLE)) \
+		$(if $(filter undefined,$(origin TABLE)),,--table '$(subst ','\'',$(TABLE))') \
 		$(if $(filter-out 0,$(PROBE)),--probe) $(if $(QUICK),--quick) $(ARGS)
 
 # The GPU session runs on a machine with torch but no .venv (source .gpu-kit/bootstrap.sh first): its python

@@ -16,7 +16,7 @@ from ..cli_paths import fail, output_dir, write_error
 from ..errors import CreluError
 from ..eta import MEASURED_STEPS, WARMUP_STEPS
 from ..paths import QUICK_SWEEPS, SWEEPS
-from ..tables import Table, collect, table_names
+from ..tables import Table, TableError, collect, table_names
 from ..tables.cli import split_argv
 from ..tables.spec import check_name
 from .cost import planned_rows, price
@@ -51,10 +51,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def chosen_tables(table: str | None) -> list[str]:
+    """Every table when none is named; a name given but empty (`make plan TABLE=$(x)`) or unknown is
+    refused, naming the tables, before anything is read or written."""
+    if table is None:
+        return list(table_names())
+    if not table.strip():
+        names = ", ".join(table_names())
+        raise TableError(f"--table (make: TABLE=) is empty; name a table, or leave it out for all: {names}")
+    return [check_name(table)]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     try:
-        names = [check_name(args.table)] if args.table else list(table_names())
+        names = chosen_tables(args.table)
         store = ProbeStore(args.probes)  # a malformed file stops the plan here, before any work
         bench = Benchmarks(args.benchmarks, args.card)
         claims, _ = load_claims(args.claims)

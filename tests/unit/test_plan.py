@@ -29,7 +29,7 @@ from crelu_repro.plan.sizes import runs_per_side
 from crelu_repro.probe import step_key
 from crelu_repro.stats import t_quantile
 from crelu_repro.stats.power import welch_power, welch_power_exact
-from crelu_repro.tables import Table
+from crelu_repro.tables import Table, table_names
 from tests.helpers import one_line_error
 from tests.helpers.claims import write_run
 
@@ -222,7 +222,9 @@ def test_a_malformed_probes_or_benchmarks_file_is_one_line_exit_2_and_nothing_wr
     assert not tiny.out.exists()
 
 
-def test_an_unknown_table_is_one_line_and_a_nonzero_exit(tmp_path, capsys):
-    code = main(["--table", "nope", "--out", str(tmp_path / "r"), "--probes", str(tmp_path / "p.json")])
-    one_line_error(code, capsys.readouterr().err, "unknown table 'nope'")
+@pytest.mark.parametrize(("table", "why"), [("", "--table (make: TABLE=) is empty"), ("nope", "'nope'")])
+def test_an_empty_or_unknown_table_is_refused_naming_the_tables(tmp_path, capsys, table, why):
+    code = main(["--table", table, "--out", str(tmp_path / "r"), "--probes", str(tmp_path / "p.json")])
+    assert code == 2
+    one_line_error(code, capsys.readouterr().err, why, *table_names())
     assert list(tmp_path.iterdir()) == []  # nothing written
