@@ -70,7 +70,7 @@ table-%: $(STAMP)
 # empty (TABLE= or TABLE='$(x)', which make expands to nothing) is passed on, and refused, not taken for all.
 # PROBE=1 measures each step not yet probed on this machine and stores it (results/probes.json); later plans
 # read it. ARGS="--steps 5" probes fewer steps, ARGS="-- trainer.epochs=350 sched=step" prices that recipe.
-plan: $(STAMP)  ## device-hours of each table and claim, read not measured: results/plan.md (+ .json); TABLE=, PROBE=1
+plan: $(STAMP)  ## device-hours of each table and claim, read not measured: results/plan.md; TABLE=<table>, PROBE=1 measures here
 	$(PY) -m crelu_repro.plan --sweeps $(SWEEPS) --out $(TABLES_OUT) \
 		$(if $(filter undefined,$(origin TABLE)),,--table '$(subst ','\'',$(TABLE))') \
 		$(if $(filter-out 0,$(PROBE)),--probe) $(if $(QUICK),--quick) $(ARGS)

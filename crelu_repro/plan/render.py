@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -15,10 +14,10 @@ from .sizes import ALPHA, POWER, ClaimPlan, Side, SizedCheck
 
 
 def machine(device: str) -> dict:
-    """This machine, where stored probes were taken (`device`: probe.device_name)."""
+    """This machine (whose stored probes count: `device` is probe.device_name) and the plan's date and code;
+    the load is each probe's own (the plan measures nothing)."""
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    return {"date": date, "device": device, "load": os.getloadavg()[0], "torch": torch.__version__,
-            "code": provenance.code_version()}  # fmt: skip
+    return {"date": date, "device": device, "torch": torch.__version__, "code": provenance.code_version()}
 
 
 def write(out: Path, meta: dict, tables: list[TableCost], claims: list[ClaimPlan]) -> Path:
