@@ -66,11 +66,14 @@ table-%: $(STAMP)
 	$(TABLE_CLI) --out $(TABLES_OUT) -- $(ARGS) || exit $$?; \
 	exit $$status
 
-# TABLE=<table>: that table and the claims resting on it (default: every table and claim); ARGS="--steps 5"
-# probes fewer steps, ARGS="-- trainer.epochs=350 sched=step" prices that recipe.
-plan: $(STAMP)  ## what each table and claim costs in device-hours: results/plan.md (+ .json); TABLE=<table>
-	$(PY) -m crelu_repro.evidence.plan --sweeps $(SWEEPS) --out $(TABLES_OUT) $(if $(TABLE),--table $(TABLE)) \
-		$(if $(QUICK),--quick) $(ARGS)
+# TABLE=<table>: that table and the claims resting on it (default: every table and claim); a TABLE given but
+# empty (TABLE= or TABLE='$(x)', which make expands to nothing) is passed on, and refused, not taken for all.
+# PROBE=1 measures each step not yet probed on this machine and stores it (results/probes.json); later plans
+# read it. ARGS="--steps 5" probes fewer steps, ARGS="-- trainer.epochs=350 sched=step" prices that recipe.
+plan: $(STAMP)  ## device-hours of each table and claim, read not measured: results/plan.md; TABLE=<table>, PROBE=1 measures here
+	$(PY) -m crelu_repro.evidence.plan --sweeps $(SWEEPS) --out $(TABLES_OUT) \
+		$(if $(filter undefined,$(origin TABLE)),,--table '$(subst ','\'',$(TABLE))') \
+		$(if $(filter-out 0,$(PROBE)),--probe) $(if $(QUICK),--quick) $(ARGS)
 
 # The GPU session runs on a machine with torch but no .venv (source .gpu-kit/bootstrap.sh first): its python
 # is GPU_PY. Knobs in the environment or on the command line: BUDGET_S, SUMMARY_DIR, RUNS_DIR, STEPS (see the

@@ -26,7 +26,7 @@ from crelu_repro.models import build_model, build_variant
 from crelu_repro.run.compose import compose
 from crelu_repro.train.build import build, make_runtime, wrap
 from crelu_repro.train.optim import make_optimizer
-from crelu_repro.train.probe import Probe, outlasting_epochs
+from crelu_repro.train.probe import Probe, outlasting_epochs, step_key
 from crelu_repro.train.runtime import setup_backends, synced_time
 
 REPO = Path(__file__).resolve().parent.parent
@@ -220,11 +220,11 @@ def measure_all(a, dev, report: dict, base: dict, splits: Splits, naive_set, mod
                         [f"model={model}", f"trainer.batch_size={batch}", *extra, *compiled(a, mode)]
                     )
                     if a.compute_only:
-                        return compute_alone(cfg, dev, a)
+                        return {**step_key(cfg), **compute_alone(cfg, dev, a)}
                     out = project_train(cfg, splits, dev, a)
                     if not naive:
                         naive.update(naive_train(model, splits.num_classes, naive_set, batch, dev, a))
-                    return {**out, **naive}
+                    return {**step_key(cfg), **out, **naive}  # step_key: how `make plan` finds the row
 
                 kind = "compute" if a.compute_only else "train"
                 run({"kind": kind, **base, "model": model, "batch": batch, "compile": mode}, both)

@@ -84,6 +84,21 @@ def test_a_failing_config_is_recorded_and_the_others_run(smoke):
     assert len(rows(report, "train", model="crelu_half")) == 2
 
 
+def test_make_plan_finds_a_train_row_by_the_key_the_benchmark_writes(smoke, tmp_path):
+    """probe.step_key is the one home of a row's key: the row this benchmark wrote (its report said to come
+    from the plan's card) is the figure `make plan` reads for the same network, data and batch."""
+    from crelu_repro.run.compose import compose
+
+    from crelu_repro.evidence.plan.figures import Benchmarks
+
+    report, _ = smoke
+    path = tmp_path / "benchmarks.json"
+    path.write_text(json.dumps({**report, "machine": {**report["machine"], "card": "NVIDIA H200"}}))
+    (row,) = rows(report, "train", model="crelu_half", batch=8)
+    figure = Benchmarks(path, "H200").figure(compose(["model=crelu_half", "trainer.batch_size=8"]))
+    assert figure.kind == "benchmark" and figure.step_s == pytest.approx(8 / row["project_img_s"])
+
+
 def test_report_files_hold_the_measured_figures(smoke):
     report, out = smoke
     assert json.loads(out.with_suffix(".json").read_text())["rows"] == json.loads(json.dumps(report["rows"]))

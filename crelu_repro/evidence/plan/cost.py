@@ -1,70 +1,95 @@
-"""What a table's runs cost: per (row, dataset), a short probe of the trainer's own step on this machine
-(`probe.Probe` through `build`), times the run's shape (`eta.RunShape`: epochs x steps, evaluation roughly),
-times the planned runs; beside it the reference H200's figure where results/benchmarks.json has one.
-
-The probe reads the dataset's files when they are here (never downloading); CIFAR without its files is
-probed on random images in the official counts (the device loader's work does not depend on the pixels);
-ImageNet without its files is not probed (decoding JPEGs is part of its step).
+"""What a table's runs cost: per (row, dataset), a step time read from a figure (`figures`: the chosen card's
+benchmark row, a stored probe taken on that card, else an estimate from MACs; and beside it this machine's
+stored probe, `probes`), times the run's shape (`eta.RunShape`: epochs x steps, evaluation roughly), times
+the planned runs. Nothing here builds a network or reads a dataset: the shape comes from the config and
+the datasets' official image counts.
 """
 
 from __future__ import annotations
 
-import copy
-import gc
-import json
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
+from types import SimpleNamespace
 
-import numpy as np
-import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from ...core.distributed import Dist
-from ...core.errors import DatasetError
-from ...data import RawData, Split, Splits, load_splits, split_by_protocol
-from ...data.cifar.reader import _OFFICIAL_COUNTS as OFFICIAL_COUNTS
-from ...data.cifar.reader import CIFAR_NAMES
+from ...core.schema import choice
+from ...data.cifar.reader import _OFFICIAL_COUNTS as CIFAR_COUNTS
 from ...run.compose import compose
-from ...train.build import build
 from ...train.eta import RunShape
-from ...train.probe import Probe, outlasting_epochs
-from ...train.runtime import select_device, setup_backends
-from ..tables import PlannedRun, Table
+from ...train.probe import step_key
+from ..tables import Table
+from .figures import Benchmarks, Figure, card_figure
+from .probes import ProbeStore
 
-REFERENCE_CARD = "H200"  # issue 21: the reference GPU whose measured figures the plan quotes
+# (training, test) images of the full datasets: a plan prices the real runs, whatever files are here
+OFFICIAL_COUNTS = {"cifar10": CIFAR_COUNTS, "cifar100": CIFAR_COUNTS, "imagenet": (1_281_167, 50_000)}
+NOT_PROBED = "not probed here (make plan PROBE=1)"
 
 
 @dataclass
-class RowCost:
-    """One (row, dataset) of a table: its planned runs and what one of them costs."""
+class PlannedRow:
+    """A (row, dataset) of a table: its planned runs and the config of the first (the others differ in
+    seed or fold only, which a step's time does not depend on)."""
 
     row: str
     dataset: str
     runs: int
-    step_s: float | None = None  # measured on this machine (None: not probed, `why` says why)
-    shape: RunShape | None = None
-    data: str = ""  # what the probe read
-    why: str = ""
-    reference_step_s: float | None = None  # the reference card's, from results/benchmarks.json
-    reference_why: str = "not measured"
+    cfg: DictConfig
 
-    @property
-    def run_hours(self) -> float | None:
-        return None if self.step_s is None else self.shape.seconds(self.step_s) / 3600
 
-    @property
-    def reference_run_hours(self) -> float | None:
-        if self.reference_step_s is None or self.shape is None:
-            return None
-        return self.shape.seconds(self.reference_step_s) / 3600
+def planned_rows(table: Table) -> list[PlannedRow]:
+    out = []
+    for row in table.rows:
+        for dataset in table.datasets:
+            first = next((r for r in table.runs if (r.row, r.dataset) == (row, dataset)), None)
+            if first is not None:
+                cfg = compose([*first.overrides, "out_dir=.", "trainer.progress=false"])
+                out.append(PlannedRow(row, dataset, table.planned(row, dataset), cfg))
+    return out
+
+
+def run_shape(cfg: DictConfig) -> RunShape:
+    """The run's shape from its config and the official counts (limits applied; kfold holds out fold
+    `eval.fold` of a round-robin deal, as data/splits.kfold_indices does; batches drop the last)."""
+    d, e, t = cfg.dataset, cfg.eval, cfg.trainer
+    train, test = (min(lim, n) if lim else n for lim, n in zip((d.limit_train, d.limit_test),
+                   OFFICIAL_COUNTS[str(d.name)], strict=True))  # fmt: skip
+    val = len(range(int(e.fold), train, int(e.folds))) if choice(e.protocol) == "kfold" else 0
+    train -= val
+    train_eval = min(int(e.train_error_images), train) if e.train_error_images else train
+    # RunShape.of reads only the loaders' lengths and the steps an epoch: counts stand in for them
+    loaders = SimpleNamespace(val=range(val) if val else None, test=range(test), train_eval=range(train_eval))
+    return RunShape.of(cfg, SimpleNamespace(loaders=loaders, steps_per_epoch=train // int(t.batch_size)))
+
+
+@dataclass
+class RowCost:
+    """One (row, dataset) of a table: its planned runs, their shape, and a step's time on the chosen card
+    and here."""
+
+    row: str
+    dataset: str
+    runs: int
+    shape: RunShape
+    key: dict  # probe.step_key: what the step's time depends on
+    card: Figure
+    here: Figure | None = None
+    here_why: str = NOT_PROBED
+
+    def run_hours(self, here: bool = False) -> float | None:
+        figure = self.here if here else self.card
+        return None if figure is None else self.shape.seconds(figure.step_s) / 3600
+
+    def hours(self, here: bool = False) -> float | None:
+        one = self.run_hours(here)
+        return None if one is None else self.runs * one
 
     def to_json(self) -> dict:
-        shape = None if self.shape is None else self.shape.__dict__
-        out = {k: v for k, v in self.__dict__.items() if k != "shape"}
-        hours, ref = self.run_hours, self.reference_run_hours
-        return {**out, "shape": shape, "run_hours": hours, "hours": _times(self.runs, hours),
-                "reference_run_hours": ref, "reference_hours": _times(self.runs, ref)}  # fmt: skip
+        here = None if self.here is None else self.here.__dict__
+        return {"row": self.row, "dataset": self.dataset, "runs": self.runs, "step": self.key,
+                "shape": self.shape.__dict__, "card": {**self.card.__dict__, "run_hours": self.run_hours(),
+                "hours": self.hours()}, "here": here and {**here, "run_hours": self.run_hours(True),
+                "hours": self.hours(True)}, "here_why": "" if self.here else self.here_why}  # fmt: skip
 
 
 @dataclass
@@ -78,135 +103,33 @@ class TableCost:
     def runs(self) -> int:
         return sum(r.runs for r in self.rows)
 
-    def hours(self, reference: bool = False) -> float | None:
-        """All planned runs' hours (None when a row could not be priced)."""
-        parts = [_times(r.runs, r.reference_run_hours if reference else r.run_hours) for r in self.rows]
+    def hours(self, here: bool = False) -> float | None:
+        """All planned runs' hours (None when a row has no figure: here, a row not probed)."""
+        parts = [r.hours(here) for r in self.rows]
         return None if any(p is None for p in parts) else sum(parts)
 
     def run_hours(self, row: str, dataset: str) -> float | None:
-        return next((r.run_hours for r in self.rows if (r.row, r.dataset) == (row, dataset)), None)
+        """One run's hours on the chosen card (what the claims are priced with)."""
+        return next((r.run_hours() for r in self.rows if (r.row, r.dataset) == (row, dataset)), None)
+
+    def sources(self) -> list[str]:
+        """The kinds of figure the card's hours rest on ("benchmark", "estimate", ...), each once."""
+        return list(dict.fromkeys(r.card.kind for r in self.rows))
 
     def to_json(self) -> dict:
         return {"table": self.name, "title": self.title, "recipe": self.recipe, "runs": self.runs,
-                "hours": self.hours(), "reference_hours": self.hours(reference=True),
+                "hours": self.hours(), "sources": self.sources(), "hours_here": self.hours(here=True),
                 "rows": [r.to_json() for r in self.rows]}  # fmt: skip
 
 
-def _times(n: int, hours: float | None) -> float | None:
-    return None if hours is None else n * hours
-
-
-class Prober:
-    """Probes each distinct network, dataset and batch once (`steps` timed steps after `warmup`)."""
-
-    def __init__(self, steps: int, warmup: int, benchmarks: Path | None = None) -> None:
-        self.steps, self.warmup = steps, warmup
-        self.reference = reference_rows(benchmarks)
-        self._step_s: dict[str, float] = {}
-        self._splits: dict[str, tuple[Splits, str]] = {}
-        self.device: str = ""
-
-    def table(self, table: Table) -> TableCost:
-        cost = TableCost(table.name, table.spec.title, table.recipe_text())
-        for row in table.rows:
-            for dataset in table.datasets:
-                first = next((r for r in table.runs if (r.row, r.dataset) == (row, dataset)), None)
-                if first is not None:
-                    cost.rows.append(self.row(first, table.planned(row, dataset)))
-        return cost
-
-    def row(self, run: PlannedRun, runs: int) -> RowCost:
-        cfg = compose([*run.overrides, "out_dir=.", "trainer.progress=false"])
-        out = RowCost(run.row, run.dataset, runs)
-        out.reference_step_s, out.reference_why = reference_step(self.reference, cfg)
-        try:
-            splits, out.data = self.splits(cfg)
-        except DatasetError as err:
-            out.why = f"not probed: {err}"
-            return out
-        dev = select_device(cfg)
-        self.device = str(dev)
-        setup_backends(cfg, dev)
-        probe_cfg = copy.deepcopy(cfg)
-        probe_cfg.trainer.epochs = outlasting_epochs(cfg, self.warmup + self.steps, len(splits.train.labels))
-        built = build(probe_cfg, dev, Dist(), splits)
-        out.shape = RunShape.of(cfg, built)  # the run's own epochs
-        key = _probe_key(cfg, dev)
-        if key not in self._step_s:
-            print(f"probing {run.row} on {run.dataset} ({self.steps} steps on {dev})", file=sys.stderr)
-            seconds = Probe(built.loaders.train, self.warmup, self.warmup + self.steps, dev).run(
-                built, probe_cfg
-            )
-            self._step_s[key] = seconds / self.steps
-        out.step_s = self._step_s[key]
-        del built
-        gc.collect()
-        return out
-
-    def splits(self, cfg: DictConfig) -> tuple[Splits, str]:
-        """The run's splits from the files, never downloading; random CIFAR images when they are missing."""
-        key = json.dumps(OmegaConf.to_container(cfg.dataset, resolve=True)) + str(cfg.eval)
-        if key not in self._splits:
-            dataset = copy.deepcopy(cfg.dataset)
-            dataset.download = False
-            try:
-                self._splits[key] = load_splits(dataset, cfg.eval), f"the files under {dataset.root}"
-            except DatasetError:
-                if dataset.name not in CIFAR_NAMES:
-                    raise
-                raw = synthetic_cifar(dataset)
-                self._splits[key] = split_by_protocol(raw, dataset, cfg.eval), "random images (no files here)"
-        return self._splits[key]
-
-
-def synthetic_cifar(dataset: DictConfig) -> RawData:
-    """Random CIFAR-shaped images in the official counts (limits applied): the probe's stand-in for files."""
-    rng = np.random.default_rng(0)
-    counts = [
-        lim or n for lim, n in zip((dataset.limit_train, dataset.limit_test), OFFICIAL_COUNTS, strict=True)
-    ]
-    train, test = (
-        Split(rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8), np.arange(n) % dataset.num_classes)
-        for n in counts
-    )
-    return RawData(train, test, int(dataset.num_classes))
-
-
-def _probe_key(cfg: DictConfig, dev: torch.device) -> str:
-    """What a step's time depends on: the network, the image size and classes, the batch and the runtime."""
-    t = cfg.trainer
-    d = cfg.dataset
-    parts = [OmegaConf.to_container(cfg.model, resolve=True), d.name, d.image_size, d.num_classes,
-             t.batch_size, t.compile, t.compile_mode, t.bf16, t.channels_last, str(dev)]  # fmt: skip
-    return json.dumps(parts, default=str)
-
-
-def reference_rows(path: Path | None) -> tuple[list[dict], str]:
-    """(training rows, why none) of the reference card's benchmark report."""
-    if path is None or not path.is_file():
-        return [], f"not measured: no {path or 'benchmark report'}"
-    try:
-        report = json.loads(path.read_text())
-        card = str((report.get("machine") or {}).get("card") or "")
-        rows = [r for r in report.get("rows", []) if isinstance(r, dict)]
-    except (OSError, ValueError, AttributeError) as err:
-        return [], f"not measured: {path} unreadable ({type(err).__name__})"
-    if REFERENCE_CARD not in card:
-        return [], f"not measured: {path} is from {card or 'a CPU run'}, not an {REFERENCE_CARD}"
-    return [r for r in rows if r.get("kind") == "train" and r.get("project_img_s") and not r.get("error")], ""
-
-
-def reference_step(reference: tuple[list[dict], str], cfg: DictConfig) -> tuple[float | None, str]:
-    """The reference card's seconds a step for this network, dataset and batch (the compile mode the
-    config asks for if measured, else the fastest), or None and why."""
-    rows, why = reference
-    if why:
-        return None, why
-    t = cfg.trainer
-    same = [r for r in rows if r.get("model") == cfg.model.name and r.get("batch") == t.batch_size
-            and str(r.get("dataset", "")).split(" ")[0] == cfg.dataset.name]  # fmt: skip
-    if not same:
-        return None, f"not measured: no {REFERENCE_CARD} row for {cfg.model.name} at batch {t.batch_size}"
-    mode = t.compile_mode if t.compile else "none"
-    best = [r for r in same if r.get("compile") == mode] or same
-    return t.batch_size / max(r["project_img_s"] for r in best), ""
+def price(table: Table, rows: list[PlannedRow], bench: Benchmarks, store: ProbeStore,
+          unprobed: dict[str, str]) -> TableCost:  # fmt: skip
+    """`table`'s cost from read figures; `unprobed`: why a step key has no probe (by `store.name`)."""
+    cost = TableCost(table.name, table.spec.title, table.recipe_text())
+    for p in rows:
+        here = store.find(p.cfg)
+        card = card_figure(p.cfg, bench, here, store.device(p.cfg))
+        why = unprobed.get(store.name(p.cfg), NOT_PROBED)
+        shape, key = run_shape(p.cfg), step_key(p.cfg)
+        cost.rows.append(RowCost(p.row, p.dataset, p.runs, shape, key, card, here, why))
+    return cost

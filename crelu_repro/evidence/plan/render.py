@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -12,15 +10,15 @@ import torch
 from ...core import files
 from ...run import provenance
 from ...train.eta import EVAL_COST
-from .cost import REFERENCE_CARD, RowCost, TableCost
+from .cost import RowCost, TableCost
 from .sizes import ALPHA, POWER, ClaimPlan, Side, SizedCheck
 
 
 def machine(device: str) -> dict:
-    card = torch.cuda.get_device_name() if device.startswith("cuda") else None
-    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "device": device or "none probed",
-            "card": card, "cpu": platform.processor() or platform.machine(), "load": os.getloadavg()[0],
-            "torch": torch.__version__, "code": provenance.code_version()}  # fmt: skip
+    """This machine (whose stored probes count: `device` is probe.device_name) and the plan's date and code;
+    the load is each probe's own (the plan measures nothing)."""
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return {"date": date, "device": device, "torch": torch.__version__, "code": provenance.code_version()}
 
 
 def write(out: Path, meta: dict, tables: list[TableCost], claims: list[ClaimPlan]) -> Path:
@@ -35,36 +33,40 @@ def _h(hours: float | None) -> str:
     return "-" if hours is None else f"{hours:,.2f}" if hours < 10 else f"{hours:,.0f}"
 
 
+def _intro(meta: dict) -> str:
+    m, card = meta["machine"], meta["card"]
+    return (
+        f"Written by `make plan` (`python -m crelu_repro.evidence.plan`), code `{m['code']}`, {m['date']}. "
+        "Hours are device-hours: each run's epochs x steps at a step time, evaluation added at "
+        f"{EVAL_COST:.2f} of a training step per image (crelu_repro/train/eta.py), the datasets' official "
+        "image counts (limits applied). Step times are read, not measured: on the "
+        f"{card}, the benchmark report's row for the same network, data, image size, batch and runtime "
+        f"({meta['benchmarks']}), else a stored probe taken on that card, else an estimate from the "
+        "network's multiply-accumulates at a stated reference throughput "
+        "(crelu_repro/evidence/plan/figures.py); "
+        f"each row says which. Here ({m['device']}, torch {m['torch']}): a probe stored in "
+        f"{meta['probes']} for this device and torch version, taken by `make plan PROBE=1` (its date shown)."
+    )
+
+
 def markdown(meta: dict, tables: list[TableCost], claims: list[ClaimPlan]) -> str:
-    m, probe = meta["machine"], meta["probe"]
-    where = m["card"] or m["device"]
-    lines = [
-        "# What the tables and claims cost",
-        "",
-        "Written by `make plan` (`python -m crelu_repro.evidence.plan`). Hours are device-hours on this "
-        f"machine ({where}; {m['cpu']}, load average {m['load']:.1f} at the end, torch {m['torch']}, code "
-        f"`{m['code']}`, {m['date']}), from a probe of "
-        f"{probe['steps']} training steps per network after {probe['warmup']} warm-up steps, through the "
-        "trainer's own build and step, times each run's epochs x steps; evaluation is added at "
-        f"{EVAL_COST:.2f} of a training step per image. {REFERENCE_CARD}: the same from the reference "
-        "card's measured img/s in results/benchmarks.json, where it has the row.",
-        "",
-        f"Recipe overrides: `{' '.join(meta['overrides']) or 'none'}`{' (QUICK)' if meta['quick'] else ''}.",
-        "",
-        "## Tables",
-        "",
-        "| table | planned runs | hours here | hours on " + REFERENCE_CARD + " |",
-        "|---|---|---|---|",
-    ]
+    card = meta["card"]
+    quick = " (QUICK)" if meta["quick"] else ""
+    lines = ["# What the tables and claims cost", "", _intro(meta), "",
+             f"Recipe overrides: `{' '.join(meta['overrides']) or 'none'}`{quick}.", "", "## Tables", "",
+             f"| table | planned runs | hours on {card} | from | hours here |",
+             "|---|---|---|---|---|"]  # fmt: skip
     for t in tables:
-        lines.append(f"| {t.name} | {t.runs} | {_h(t.hours())} | {_h(t.hours(reference=True))} |")
+        here = _h(t.hours(here=True))
+        lines.append(f"| {t.name} | {t.runs} | {_h(t.hours())} | {', '.join(t.sources())} | {here} |")
     for t in tables:
         lines += ["", f"### {t.name}: {t.title}", "", f"Recipe: {t.recipe}.", ""]
-        lines += [f"| row | dataset | runs | s a step | steps a run | hours a run | hours | {REFERENCE_CARD} "
-                  "hours | probed on |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [f"| row | dataset | runs | steps a run | {card}: s a step | {card}: hours | from | "
+                  "here: s a step | here: hours | here: from |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         lines += [_row_line(r) for r in t.rows]
-    lines += ["", "## Claims", "", _claims_intro(), ""]
-    lines += ["| claim | runs it needs | hours here | hours still to run |", "|---|---|---|---|"]
+    lines += ["", "## Claims", "", _claims_intro(card), ""]
+    lines += [f"| claim | runs it needs | hours on {card} | hours still to run |", "|---|---|---|---|"]
     for c in claims:
         needs = ", ".join(f"{k}: {n}" for k, n in c.runs.items()) or c.why or "-"
         lines.append(f"| {c.id} | {needs} | {_h(c.hours)} | {_h(c.hours_to_go)} |")
@@ -78,13 +80,11 @@ def markdown(meta: dict, tables: list[TableCost], claims: list[ClaimPlan]) -> st
 
 
 def _row_line(r: RowCost) -> str:
-    steps = "-" if r.shape is None else f"{r.shape.total_steps:,}"
-    step = "-" if r.step_s is None else f"{r.step_s:.3g}"
-    ref = _h(None if r.reference_run_hours is None else r.runs * r.reference_run_hours)
-    hours = _h(None if r.run_hours is None else r.runs * r.run_hours)
-    ref = ref if r.reference_run_hours is not None else r.reference_why
-    return (f"| {r.row} | {r.dataset} | {r.runs} | {step} | {steps} | {_h(r.run_hours)} | {hours} | {ref} | "
-            f"{r.data or r.why} |")  # fmt: skip
+    here = f"- | - | {r.here_why}"
+    if r.here is not None:
+        here = f"{r.here.step_s:.3g} | {_h(r.hours(here=True))} | {r.here.source}"
+    return (f"| {r.row} | {r.dataset} | {r.runs} | {r.shape.total_steps:,} | {r.card.step_s:.3g} | "
+            f"{_h(r.hours())} | {r.card.source} | {here} |")  # fmt: skip
 
 
 def _side(s: Side | None, sized: bool) -> str:
@@ -102,14 +102,15 @@ def _check_line(k: SizedCheck) -> str:
             f"{_h(k.hours_to_go)} | {k.why or '-'} |")  # fmt: skip
 
 
-def _claims_intro() -> str:
+def _claims_intro(card: str) -> str:
     return (
         f"Per check: the fewest runs a side for {POWER:.0%} power at {ALPHA:.0%} (two-sided) to detect the "
         "paper's own difference (turned so that positive is the claimed direction; a not-worse check adds "
-        "its margin), from the noncentral t (crelu_repro/evidence/stats/power.py: Welch between two rows, "
-        "its power averaged over the sample variances; one-sample against a quoted number). A side's spread "
-        "is our runs' std where it has at least 2, else the "
+        "its margin), from the noncentral t (crelu_repro/stats/power.py: Welch between two rows, its power "
+        "averaged over the sample variances; one-sample against a quoted number). A side's spread is our "
+        "runs' std where it has at least 2, else the "
         "paper's printed spread, else the other side's. Per claim: each row needs the most runs any of its "
-        "checks asks; hours on this machine, and those still to run beyond the runs we have. Each check "
-        "has this power alone: a claim that needs all its checks to hold has less."
+        f"checks asks; those runs' hours on the {card} (the tables' figures), and those still to run "
+        "beyond the runs we have. Each check has this power alone: a claim that needs all its checks to hold "
+        "has less."
     )

@@ -157,8 +157,8 @@ def _fill_spreads(check: SizedCheck) -> None:
 
 
 def _price(plan: ClaimPlan, costs: dict[str, TableCost]) -> None:
-    """Each (row, dataset) needs the most runs any of its checks asks for; those runs' hours on this
-    machine (the runs we have are counted in `hours` and left out of `hours_to_go`)."""
+    """Each (row, dataset) needs the most runs any of its checks asks for; those runs' hours on the chosen
+    card (`TableCost.run_hours`; the runs we have are counted in `hours` and left out of `hours_to_go`)."""
     need: dict[tuple[str, str, str], tuple[int, int]] = {}
     for c in plan.checks:
         if c.runs_per_side is None:
