@@ -12,12 +12,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from crelu_repro.core.cli_paths import fail
-from crelu_repro.core.config_files import CONFIG_DIR, groups
-from crelu_repro.core.errors import INTERRUPTED, CreluError
+from crelu_repro.core.errors import INTERRUPTED, CreluError, fail
+from crelu_repro.core.paths import CONFIG_DIR, groups
 from crelu_repro.run import checks, sweep
 from crelu_repro.run.compose import check_override_keys, register
-from crelu_repro.train import runtime
+from crelu_repro.train import session
 
 register()
 
@@ -30,7 +29,7 @@ def main(cfg: DictConfig) -> float | sweep.Outcome | None:
 
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         outcome = sweep.SWEEP.run(cfg, train)  # one run's failure is recorded; the sweep goes on
-        runtime.STOP.hand_back()  # under submitit, after the checkpoint: its handler requeues the job
+        session.STOP.hand_back()  # under submitit, after the checkpoint: its handler requeues the job
         return outcome
     try:
         return train(cfg)["test_error"]
@@ -48,7 +47,7 @@ if __name__ == "__main__":
         sys.argv += ["hydra/job_logging=none", "hydra/hydra_logging=none",
                      f"hydra.run.dir={os.environ.get('TMPDIR', '/tmp')}"]  # fmt: skip
     try:
-        with runtime.STOP.installed():  # one handler for the whole process: a sweep stops between runs too
+        with session.STOP.installed():  # one handler for the whole process: a sweep stops between runs too
             main()
     except KeyboardInterrupt:  # a second Ctrl-C: no checkpoint was waited for, but every file is whole
         print("interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)

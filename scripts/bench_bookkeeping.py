@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from crelu_repro.run import provenance
+from crelu_repro.run.identity import code_version
 from crelu_repro.train.state import EpochSums
 
 REPO = Path(__file__).resolve().parent.parent
@@ -101,7 +101,7 @@ def main() -> None:
         "# Per-step bookkeeping of the training loop, before and after fusing it",
         "",
         f"Written by `scripts/bench_bookkeeping.py` on {a.machine}; torch {torch.__version__}, one thread, "
-        f"load average {load:.1f} at the start; code `{provenance.code_version()}`; median of {a.repeats} "
+        f"load average {load:.1f} at the start; code `{code_version()}`; median of {a.repeats} "
         f"rounds of {a.steps} steps. before: the running sums updated at every step. after: "
         f"`EpochSums.record` per step, `flush` every {LOG_EVERY} steps (its cost is included, spread over "
         "the steps).",

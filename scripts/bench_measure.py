@@ -24,10 +24,9 @@ from crelu_repro.core.distributed import Dist
 from crelu_repro.data import Split, Splits, feeder_for
 from crelu_repro.models import build_model, build_variant
 from crelu_repro.run.compose import compose
-from crelu_repro.train.build import build, make_runtime, wrap
-from crelu_repro.train.optim import make_optimizer
+from crelu_repro.train.build import build, make_optimizer, make_runtime, wrap
 from crelu_repro.train.probe import Probe, outlasting_epochs, step_key
-from crelu_repro.train.runtime import setup_backends, synced_time
+from crelu_repro.train.session import setup_backends, synced_time
 
 REPO = Path(__file__).resolve().parent.parent
 

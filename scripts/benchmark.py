@@ -34,12 +34,11 @@ from bench_report import merge, table, targets, write
 from PIL import Image
 from torchvision.datasets import ImageFolder
 
-from crelu_repro.core.cli_paths import fail
-from crelu_repro.core.errors import CreluError, DatasetError
+from crelu_repro.core.errors import CreluError, DatasetError, fail
 from crelu_repro.data import Splits, load_splits
 from crelu_repro.data.device_loader import channel_stats
 from crelu_repro.data.imagenet.loader import IMAGENET_MEAN, IMAGENET_STD, FileSplit
-from crelu_repro.run import provenance
+from crelu_repro.run.identity import code_version
 
 
 def run_cifar(a, dev: torch.device, report: dict) -> None:
@@ -137,7 +136,7 @@ def machine(dev: torch.device) -> dict:
             "usable_cores": len(os.sched_getaffinity(0)), "load_avg": os.getloadavg()[0],
             "card": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
             "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "python": platform.python_version(), "code": provenance.code_version()}  # fmt: skip
+            "python": platform.python_version(), "code": code_version()}  # fmt: skip
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

@@ -191,7 +191,7 @@ def render(info: dict) -> str:
 def summarize(a: argparse.Namespace) -> int:
     from crelu_repro.core import files
     from crelu_repro.core.errors import FAILED
-    from crelu_repro.run import provenance
+    from crelu_repro.run.identity import code_version
 
     out, runs = a.out, a.runs
     out.mkdir(parents=True, exist_ok=True)
@@ -207,7 +207,7 @@ def summarize(a: argparse.Namespace) -> int:
         "stopped": a.stopped,
         "runs": str(runs),
         "steps_s": sum(int(s["seconds"] or 0) for s in steps),
-        "code": provenance.code_version(),
+        "code": code_version(),
         "machine": report["machine"] if report else {},
         "steps": steps,
         "accuracy": acc,

@@ -21,7 +21,7 @@ def composer():
     """compose(*overrides, return_hydra_config=...) inside one Hydra initialization per test module."""
     from hydra import compose, initialize_config_dir
 
-    from crelu_repro.core.config_files import CONFIG_DIR
+    from crelu_repro.core.paths import CONFIG_DIR
     from crelu_repro.run.compose import register
 
     register()

@@ -85,14 +85,16 @@ def launch_env() -> LaunchEnv:
     return LaunchEnv(rank, world, local_rank, local_world, timeout)
 
 
-def env_rank() -> int:
-    """This process's rank as torchrun announces it (0 outside torchrun); ConfigError when malformed."""
-    return launch_env().rank
+def device_kind(want: str) -> str:
+    """The device a run of `trainer.device=want` uses: "cuda" when asked for (or auto) and present."""
+    return "cuda" if want in ("cuda", "auto") and torch.cuda.is_available() else "cpu"
 
 
-def env_world() -> int:
-    """The number of processes torchrun started (1 outside torchrun); ConfigError when malformed."""
-    return launch_env().world
+def device_problem(want: str) -> str | None:
+    """Why `trainer.device=want` cannot run here (a config check: said before any folder is made)."""
+    if want == "cuda" and not torch.cuda.is_available():
+        return "trainer.device=cuda, but CUDA is not available here; use trainer.device=cpu or auto"
+    return None
 
 
 def init(device_kind: str) -> Dist:

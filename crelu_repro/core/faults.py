@@ -1,6 +1,6 @@
 """Fault injection for the reliability tests: `CRELU_FAULT=<point>:<arg>` makes this process fail at a
 named point. Read once at import; each hook is an integer or string compare when unset. `check` (run before
-anything, by runtime.check_environment) refuses a malformed value in one line.
+anything, by run/checks.py check_environment) refuses a malformed value in one line.
 
 Points:
   kill_at_step:N          SIGKILL after global training step N (counted across epochs, from 1)

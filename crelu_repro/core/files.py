@@ -21,10 +21,53 @@ from typing import IO
 import numpy as np
 
 from . import faults
-from .errors import StorageError, SymlinkError
+from .errors import CreluError, StorageError, SymlinkError
 
 SCORES = "test_scores.npy"
 LABELS = "test_labels.npy"  # beside the scores, so Vote needs no access to the dataset
+
+
+# Folders named on a command line (`--out`, `--write`, `--sweep-dir`, `hydra.run.dir`, a run's `out_dir`):
+# checked before any work, so a file in the way or a folder that cannot be made is one message that says
+# what to do, not a traceback.
+def output_dir(path: Path, option: str, create: bool = True) -> Path:
+    """`path` as a folder to write into, created with its parents when missing (`create`; else only checked
+    that no file stands in its way)."""
+    blocker = next((p for p in (path, *path.parents) if p.exists()), None)  # the nearest that exists
+    if blocker == path and not path.is_dir():
+        raise CreluError(f"{option} {path} exists and is a file, not a directory; choose another {option}")
+    if blocker is not None and not blocker.is_dir():
+        raise CreluError(
+            f"{option} {path} cannot be created: {blocker} is a file; give a folder to write into (it is "
+            "created if missing)."
+        )
+    if not create:
+        return path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # no permission, a read-only disk
+        raise StorageError(
+            f"cannot create the {option} folder {path} ({err.strerror}); give another."
+        ) from err
+    return path
+
+
+def input_dir(path: Path, option: str, hint: str) -> Path:
+    """`path` as an existing folder to read; `hint` says where one comes from."""
+    if not path.exists():
+        raise CreluError(f"{option} {path} does not exist; {hint}.")
+    if not path.is_dir():
+        raise CreluError(f"{option} {path} is a file, not a folder; {hint}.")
+    return path
+
+
+def write_error(err: OSError, what: str) -> StorageError:
+    """A write that failed after the checks (disk full, permissions) as the user's to fix."""
+    where = f" ({err.filename})" if err.filename else ""
+    why = err.strerror or str(err)
+    return StorageError(
+        f"could not write {what}{where}: {why}; free some space or fix permissions, and rerun."
+    )
 
 
 def refuse_link(path: Path) -> None:

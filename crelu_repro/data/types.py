@@ -118,3 +118,6 @@ class DatasetEntry:
     # in the run's identity yet change nothing), and run.checks.validate says so.
     ignores: tuple[str, ...] = ()
     check: Callable[[DictConfig], list[str]] = no_checks  # its own combinations of values: one line each
+    # The dataset node -> returns when its files are there (fetching them first if it may), else raises
+    # DatasetError: asked before a run's folder is made, so it must be cheap (no reading of the images).
+    locate: Callable[[DictConfig], object] = no_checks

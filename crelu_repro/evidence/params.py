@@ -15,9 +15,9 @@ import torch
 from torch import nn
 
 from ..core import files
-from ..core.cli_paths import fail, output_dir
-from ..core.config_files import dataset_classes
-from ..core.errors import CreluError
+from ..core.errors import CreluError, fail
+from ..core.files import output_dir
+from ..core.paths import dataset_classes
 from ..models import baseline, build_model, load_variant
 from .paper import parse_count, reported_models
 

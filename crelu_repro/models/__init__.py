@@ -1,7 +1,7 @@
 """Every network of the paper's tables, by name: `build_model(name, num_classes)`.
 
 The names and their descriptions are the files `configs/model/<name>.yaml` (see `variants.py`); the families'
-layer tables are Python (`convpool.py`, `vgg.py`, `allcnnb.py`); `builder.py` turns the two into modules.
+layer tables are Python (`families.py`); `builder.py` turns the two into modules.
 """
 
 from __future__ import annotations

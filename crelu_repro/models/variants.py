@@ -15,18 +15,13 @@ import functools
 
 from omegaconf import DictConfig, OmegaConf
 
-from ..core.config_files import load_group_file, open_tables, options
 from ..core.errors import ConfigError
+from ..core.paths import load_group_file, open_tables, options
 from ..core.schema import ModelConfig
-from . import allcnnb, convpool, vgg
 from .activations import get_activation
-from .builder import Row, Variant, assignments
+from .builder import Variant, assignments
+from .families import FAMILIES
 
-FAMILIES: dict[str, tuple[Row, ...]] = {
-    "convpool": convpool.CONVPOOL_CNN_C,
-    "vgg": vgg.VGG_13C_2FC,
-    "allcnnb": allcnnb.ALL_CNN_B,
-}
 # Every file not starting with "_" is a variant ("_shared.yaml" holds what they all share).
 MODEL_NAMES: tuple[str, ...] = options("model")
 

@@ -10,9 +10,16 @@ import secrets
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from ..core.config_files import CONFIG_DIR, open_tables
 from ..core.errors import ConfigError
-from ..core.paths import SWEEPS, run_subdir, safe_path_component, sweep_subdir, table_sweep_dir
+from ..core.paths import (
+    CONFIG_DIR,
+    SWEEPS,
+    open_tables,
+    run_subdir,
+    safe_path_component,
+    sweep_subdir,
+    table_sweep_dir,
+)
 from ..core.schema import TrainConfig
 from ..models import label, variant_of
 from .identity import recipe_overrides

@@ -20,9 +20,10 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ..core.cli_paths import fail, output_dir
-from ..core.errors import ConfigError, CreluError
-from .checks import check_environment, validate
+from ..core.errors import ConfigError, CreluError, fail
+from ..core.files import output_dir
+from ..core.results import RESULT
+from .checks import check_data, check_environment, validate
 from .compose import register
 
 
@@ -33,8 +34,9 @@ def _job_process_callback() -> OutputDirCheck:
 
 class OutputDirCheck(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
-        _check(lambda: _validate(config))  # before Hydra makes the run directory
-        _check(lambda: output_dir(Path(config.hydra.run.dir), "hydra.run.dir"))
+        run_dir = Path(config.hydra.run.dir)
+        _check(lambda: check_data(_validate(config), run_dir))  # before Hydra makes the run directory
+        _check(lambda: output_dir(run_dir, "hydra.run.dir"))
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         # made by the sweeper, once every job's config is checked (check_sweep): here only no file in its way
@@ -44,33 +46,50 @@ class OutputDirCheck(Callback):
         return (_job_process_callback, ())
 
 
-def _validate(config: DictConfig, memory_check: bool = True) -> None:
-    """`config_checks.validate` on the task's part of Hydra's config (train() validates it again)."""
+def _validate(config: DictConfig, memory_check: bool = True) -> DictConfig:
+    """`checks.validate` on the task's part of Hydra's config, which it returns (train() then finds it
+    checked: once a process)."""
     task = OmegaConf.create(OmegaConf.to_container(config, resolve=False))
     with open_dict(task):
         del task["hydra"]
     OmegaConf.set_struct(task, True)
     validate(task, check_environment().world, memory_check=memory_check)
+    return task
 
 
 def check_sweep(sweep_dir: Path, jobs: list[tuple[list[str], DictConfig]]) -> None:
     """Every job of a sweep (its overrides, its composed config) checked before the sweep's folder is made or
     any job starts: an invalid one stops the whole sweep with one message naming each, and no folder is
-    made. Then the sweep's folder is made (one line if it cannot be). The memory of one step is left to each
-    job, on the machine that runs it (a SLURM login node is not the GPU node)."""
-    bad = []
+    made. Then the data of every job not yet complete is located (each dataset once), and the sweep's folder
+    is made (one line if either fails). The memory of one step is left to each job, on the machine that runs
+    it (a SLURM login node is not the GPU node)."""
+    bad, data = [], {}
     for num, (overrides, config) in enumerate(jobs):
         try:
-            _validate(config, memory_check=False)
+            task = _validate(config, memory_check=False)
         except CreluError as err:
             bad.append(f"#{num} {' '.join(overrides)}: {' '.join(str(err).split())}")
+            continue
+        if not _complete(config):
+            data.setdefault((task.dataset.name, task.dataset.root, task.dataset.download), task)
     if bad:
         listed = bad[:MAX_LISTED] + [f"... and {len(bad) - MAX_LISTED} more"] * (len(bad) > MAX_LISTED)
         sys.exit(fail(ConfigError(
             f"{len(bad)} of the sweep's {len(jobs)} jobs have an invalid configuration; no job was started "
             "and no folder made. Fix the overrides and rerun:" + "".join(f"\n  {line}" for line in listed)
         )))  # fmt: skip
+    for task in data.values():
+        _check(lambda task=task: check_data(task, None))
     _check(lambda: output_dir(sweep_dir, "hydra.sweep.dir"))
+
+
+def _complete(config: DictConfig) -> bool:
+    """Whether a sweep job's folder already holds its result (a rerun skips it: its data is not needed).
+    A folder that cannot be worked out before the job runs (it names the job's number) counts as not."""
+    try:
+        return (Path(config.hydra.sweep.dir) / str(config.hydra.sweep.subdir) / RESULT).is_file()
+    except Exception:  # an interpolation only the launcher can resolve
+        return False
 
 
 MAX_LISTED = 10  # invalid jobs named in full; a 100-run table with one bad override names the first ten

@@ -1,15 +1,20 @@
-"""A run's identity: what defines its result (the resolved config without paths and cosmetics, its model as
-the network it builds), and which of a table job's overrides are its recipe.
+"""A run's identity and provenance: what defines its result (the resolved config without paths and
+cosmetics, its model as the network it builds), which of a table job's overrides are its recipe, where a
+run came from (the code version, `git describe`) and how two configs differ (a resume, a directory reused).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import subprocess
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from .. import __version__
 from ..core.errors import ConfigError
+from ..models import Variant
 from ..models.variants import network, variant_of
 
 # Keys that may change between a run and its resume without changing what is computed.
@@ -26,10 +31,14 @@ NON_IDENTITY_KEYS = (
 )
 
 
-def identity(cfg: DictConfig) -> dict:
+def identity(cfg: DictConfig, variant: Variant | None = None) -> dict:
     """What defines a run's result: the resolved config without paths and cosmetics, its model as the
-    network it builds (`canonical_identity`)."""
-    return canonical_identity(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
+    network it builds (`canonical_identity`). `variant`: the run's model as validation described it (the
+    trainer passes it on); else `cfg.model`'s."""
+    plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    if variant is None:
+        return canonical_identity(plain)
+    return canonical_identity({**plain, "model": None}) | {"model": network(variant)}
 
 
 def canonical_identity(plain: dict) -> dict:
@@ -74,3 +83,42 @@ def recipe_overrides(task_overrides: list[str]) -> list[str]:
             continue
         kept[key] = str(override)
     return [kept[k] for k in sorted(kept)]
+
+
+def config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Human-readable differences between two nested config dicts: ['trainer.epochs: 10 -> 20']."""
+    diffs = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key, "<absent>"), new.get(key, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            diffs += config_diff(a, b, f"{prefix}{key}.")
+        elif a != b:
+            diffs.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return diffs
+
+
+def check_same_config(run_dir: Path, stored: dict, current: dict, what: str) -> None:
+    diffs = config_diff(stored, current)
+    if diffs:
+        raise ConfigError(
+            f"{run_dir} holds the {what} of a different configuration, so it will not be resumed or "
+            f"overwritten:\n  " + "\n  ".join(diffs[:12]) + "\nRun with a new hydra.run.dir, or move that "
+            "directory away."
+        )
+
+
+def code_version() -> str:
+    """`git describe` of the source tree (with -dirty), or the package version outside a checkout."""
+    repo = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return f"crelu_repro {__version__} (no git checkout)"

@@ -1,5 +1,5 @@
 """Multirun bookkeeping: what each run of a sweep did (trained, skipped as complete, busy with another
-process, failed), and the sweep's stop on a stop signal (runtime.STOP_SIGNALS).
+process, failed), and the sweep's stop on a stop signal (session.STOP_SIGNALS).
 
 A failed run leaves `error.json` in its directory (and a successful rerun removes it), so the failures of a
 sweep are visible afterwards too, whatever launcher ran it. A busy run is another process's: nothing is

@@ -1,4 +1,5 @@
-"""Build step of a run: loaders, model, optimizer, scheduler and runtime, from the config.
+"""Build step of a run: loaders, model, optimizer, scheduler and runtime, from the config and its Variant.
+The optimizer is SGD with Nesterov momentum; the torch.optim.lr_scheduler schedules step every iteration.
 
 `train()` calls it, and so does the benchmark (scripts/bench_measure.py), so what is measured is what trains.
 """
@@ -11,13 +12,14 @@ from dataclasses import dataclass
 import torch
 from omegaconf import DictConfig
 from torch import nn
+from torch.optim import lr_scheduler
 
 from ..core import distributed
 from ..core.errors import ConfigError
+from ..core.schema import choice
 from ..data import Loaders, Splits, load_splits, loaders_for
-from ..models import build_variant
-from .optim import make_optimizer, make_scheduler
-from .runtime import Runtime, in_multirun
+from ..models import Variant, build_variant
+from .session import Runtime, in_multirun
 
 
 @dataclass
@@ -46,9 +48,14 @@ def make_runtime(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -
 
 
 def build(
-    cfg: DictConfig, device: torch.device, ctx: distributed.Dist, splits: Splits | None = None
+    cfg: DictConfig,
+    device: torch.device,
+    ctx: distributed.Dist,
+    splits: Splits | None = None,
+    variant: Variant | None = None,
 ) -> Built:
-    """Read the data (unless `splits` is given), then build the loaders, network, optimizer and scheduler."""
+    """Read the data (unless `splits` is given), then build the loaders, network, optimizer and scheduler.
+    `variant` is the run's model as validation described it (train() passes it on; else cfg.model's)."""
     rt = make_runtime(cfg, device, ctx)
     splits = splits or load_splits(cfg.dataset, cfg.eval)
     loaders = loaders_for(
@@ -59,7 +66,7 @@ def build(
         raise ConfigError(
             f"trainer.batch_size={cfg.trainer.batch_size} exceeds the {len(loaders.train)} training images"
         )
-    raw = build_variant(cfg.model, splits.num_classes)
+    raw = build_variant(cfg.model if variant is None else variant, splits.num_classes)
     if ctx.enabled and cfg.trainer.sync_bn:
         if device.type != "cuda":
             raise ConfigError("trainer.sync_bn=true needs CUDA (SyncBatchNorm has no CPU kernel)")
@@ -79,3 +86,46 @@ def wrap(raw: nn.Module, cfg: DictConfig, ctx: distributed.Dist) -> nn.Module:
     # (recompile_limit) after a few models and later rows silently train uncompiled.
     torch._dynamo.reset()
     return torch.compile(model, mode=cfg.trainer.compile_mode, backend=cfg.trainer.compile_backend)
+
+
+def make_optimizer(model: nn.Module, cfg: DictConfig) -> torch.optim.Optimizer:
+    """SGD; by default no weight decay on BN parameters and biases (1-D tensors)."""
+    if cfg.name != "sgd":
+        raise ConfigError(f"optim.name={cfg.name!r}; valid: sgd")
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if p.ndim > 1 or cfg.decay_bn_and_bias else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    on_cuda = next(model.parameters()).is_cuda  # fused: one kernel per group instead of many launches
+    return torch.optim.SGD(
+        groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, fused=on_cuda or None
+    )
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: DictConfig, epochs: int, steps_per_epoch: int
+) -> lr_scheduler.LRScheduler:
+    total = epochs * steps_per_epoch
+    name = choice(cfg.name)
+    if name == "onecycle":
+        return lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=[g["lr"] for g in optimizer.param_groups],
+            total_steps=total,
+            pct_start=cfg.pct_start,
+            div_factor=cfg.div_factor,
+            final_div_factor=cfg.final_div_factor,
+            cycle_momentum=cfg.cycle_momentum,
+        )
+    if name == "cosine":
+        warmup = min(int(cfg.warmup_epochs * steps_per_epoch), total - 1)
+        cosine = lr_scheduler.CosineAnnealingLR(optimizer, T_max=total - warmup)
+        if warmup == 0:
+            return cosine
+        ramp = lr_scheduler.LinearLR(optimizer, start_factor=1.0 / warmup, total_iters=warmup)
+        return lr_scheduler.SequentialLR(optimizer, [ramp, cosine], milestones=[warmup])
+    if name == "step":
+        milestones = sorted(int(round(f * total)) for f in cfg.milestones)
+        return lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=cfg.gamma)
+    return lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)

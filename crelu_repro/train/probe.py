@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 
 from ..models import label, variant_of
 from .build import Built
-from .runtime import synced_time
+from .session import synced_time
 from .state import EpochSums, TrainState
 from .trainer import train_one_epoch
 

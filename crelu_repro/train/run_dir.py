@@ -4,9 +4,10 @@ Only one process trains into a directory: rank 0 holds an OS lock (`flock` on `.
 which the kernel releases when the process ends however it ends (SIGKILL included), so a crashed owner never
 blocks a rerun. A second process is refused at once, naming the owner's PID; in a sweep that run is reported
 busy and skipped. A finished run (result.json) is never touched again, so skipping it writes nothing: it
-works on a read-only copy too. Everything written here goes through `runio`'s atomic writes, and only under
-the fixed names of OWN_NAMES: a symbolic link in the place of any of them is refused before anything is
-read or written (the lock and the log are also opened with O_NOFOLLOW), so nothing outside is touched.
+works on a read-only copy too. Everything written here goes through core/files.py's atomic writes, and
+only under the fixed names of OWN_NAMES: a symbolic link in the place of any of them is refused before
+anything is read or written (the lock and the log are also opened with O_NOFOLLOW), so nothing outside is
+touched. The checkpoint's checks are checkpoint.py's; this module only calls them when it claims the run.
 """
 
 from __future__ import annotations
@@ -22,13 +23,12 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ..core import distributed, faults, files
-from ..core.cli_paths import output_dir
-from ..core.errors import ConfigError, CreluError, Preempted, RunDirBusy, StorageError, TrainingError
+from ..core import distributed, files
+from ..core.errors import CreluError, Preempted, RunDirBusy, StorageError
+from ..core.files import output_dir
 from ..core.results import RESULT, EpochRecord, Result, read_result, write_result
-from ..models import expected_layout, layout_changes, variant_of
-from ..run import provenance
-from ..run.identity import canonical_identity, identity
+from ..models import Variant
+from ..run.identity import canonical_identity, check_same_config, identity
 from . import checkpoint
 from .dashboard import FINAL_METRICS, HPARAMS, TB, Dashboard
 
@@ -41,16 +41,16 @@ OWN_NAMES = (LOCK, LOG, HYDRA, TB, checkpoint.CHECKPOINT, files.SCORES, files.LA
 
 
 class RunDir:
-    """Open with `with RunDir(cfg, ctx) as run:`; then `run.finished` (skip), or `run.checkpoint` (resume)."""
+    """Open with `with RunDir(cfg, ctx, variant) as run:`; then `run.finished` (skip), or `run.checkpoint`
+    (resume: checkpoint.resume). `variant` is the run's model as validation described it."""
 
-    def __init__(self, cfg: DictConfig, ctx: distributed.Dist) -> None:
-        self.cfg, self.ctx = cfg, ctx
+    def __init__(self, cfg: DictConfig, ctx: distributed.Dist, variant: Variant) -> None:
+        self.cfg, self.ctx, self.variant = cfg, ctx, variant
         self.path = Path(distributed.broadcast_object(str(Path(cfg.out_dir).expanduser().resolve()), ctx))
-        self.identity = identity(cfg)
+        self.identity = identity(cfg, variant)
         self.finished: Result | None = None
         self.checkpoint: dict | None = None
         self.board: Dashboard | None = None  # TensorBoard (rank 0 writes)
-        self.saved: dict | None = None  # the train state of the last checkpoint on disk
         self._lock_fd: int | None = None
         self._log: logging.Handler | None = None
 
@@ -71,8 +71,7 @@ class RunDir:
         if outcome.get("finished"):
             self.finished = read_result(self.path)
         else:
-            self.checkpoint = checkpoint.load_checkpoint(self.path) if outcome.get("resume") else None
-            self.saved = self.checkpoint["state"] if self.checkpoint else None
+            self.checkpoint = checkpoint.read(self.path) if outcome.get("resume") else None
             resume_step = self.checkpoint["state"]["epoch"] + 1 if self.checkpoint else 0
             self.board = Dashboard(self.path, self.ctx.is_main, resume_step)
         return self
@@ -101,11 +100,10 @@ class RunDir:
         self._lock()
         if self._finished_here():  # the previous owner finished while we waited for nothing: skip
             return {"finished": True}
-        ckpt = checkpoint.load_checkpoint(self.path)
-        if ckpt is not None:
-            stored = canonical_identity(ckpt["identity"])  # (an older version stored more keys)
-            provenance.check_same_config(self.path, stored, self.identity, "checkpoint")
-            self._check_resumable(ckpt)
+        ckpt = checkpoint.read(self.path)
+        if ckpt is not None:  # one this run can resume, or one line and nothing written
+            epochs, classes = self.cfg.trainer.epochs, int(self.cfg.dataset.num_classes)
+            checkpoint.check(ckpt, self.path, self.identity, self.variant, classes, epochs)
         self._record_config()
         return {"resume": ckpt is not None}
 
@@ -114,7 +112,7 @@ class RunDir:
         if done is None:
             return False
         stored = canonical_identity(done.identity)
-        provenance.check_same_config(self.path, stored, self.identity, "finished result")
+        check_same_config(self.path, stored, self.identity, "finished result")
         log.info("%s is already complete (test error %.2f%%); nothing to do", self.path, done.test_error)
         return True
 
@@ -153,67 +151,6 @@ class RunDir:
         self._log.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] %(message)s"))
         logging.getLogger().addHandler(self._log)
 
-    def save_checkpoint(self, state: dict) -> None:
-        """Rank 0 writes `state` atomically; every rank waits for it (a consistent point to stop at)."""
-        if self.ctx.is_main:
-            checkpoint.save_checkpoint(self.path, state)
-        self.saved = state["state"]
-        distributed.barrier(self.ctx)
-        faults.after_checkpoint()
-
-    def diverged(self, err: TrainingError) -> TrainingError:
-        """`err` (a non-finite loss) completed with what is true of this run's checkpoint."""
-        if self.saved is None:
-            kept = (
-                "no checkpoint was written before it, so a rerun starts afresh. Check the data, or lower "
-                "optim.lr"
-            )
-        else:
-            at = f"epoch {self.saved['epoch'] + 1}, step {self.saved['step']}"
-            kept = f"the last good checkpoint is kept: a rerun resumes from it (at {at}). Lower optim.lr"
-        return TrainingError(f"{err}; {kept}.")
-
-    def _check_resumable(self, ckpt: dict) -> None:
-        """Before anything is written: the checkpoint's network is the one this code builds for this config
-        (a code change between the run and its resume can change it), and its position is one this config
-        reaches. Else one line naming the difference; the checkpoint is left as it is."""
-        now = expected_layout(variant_of(self.cfg.model), int(self.cfg.dataset.num_classes))
-        changes = layout_changes(ckpt["network"], now)
-        if changes:
-            raise self._unresumable(
-                "a network of another structure than this code builds for the same config (the code changed "
-                f"since it was written?): {'; '.join(changes)}"
-            )
-        state, epochs = ckpt["state"], self.cfg.trainer.epochs
-        missing = [k for k in ("epoch", "step", "history", "sums", "wall_s") if k not in state]
-        if missing:
-            raise self._unresumable(f"a training state without {', '.join(missing)}")
-        if not _consistent(state, epochs):
-            raise self._unresumable(
-                f"an inconsistent position: epoch {state['epoch']}, step {state['step']}, "
-                f"{len(state['history'])} epochs of history, for a run of trainer.epochs={epochs}"
-            )
-
-    def _unresumable(self, what: str) -> ConfigError:
-        return ConfigError(
-            f"{self.path / checkpoint.CHECKPOINT} holds {what}. It will not be resumed or overwritten: move "
-            "it away to start this run afresh, or resume with the code version that wrote it."
-        )
-
-    def check_data(self, fingerprint: dict, steps_per_epoch: int) -> None:
-        """Refuse to resume on different data (moving the same files elsewhere is fine: no paths inside),
-        or at a step the epoch does not have."""
-        saved = (self.checkpoint or {}).get("data")
-        if saved is not None and saved != fingerprint:
-            raise ConfigError(
-                f"{self.path} was trained on different data, so it will not be resumed on this data:\n"
-                f"  checkpoint: {saved}\n  now:        {fingerprint}\n"
-                f"Point dataset.root at the files it was trained on, or use a new hydra.run.dir."
-            )
-        step = (self.checkpoint or {}).get("state", {}).get("step", 0)
-        if step >= steps_per_epoch:
-            raise self._unresumable(f"step {step} of an epoch of {steps_per_epoch} steps")
-
     def log_epoch(self, record: EpochRecord, epochs: int) -> None:
         self.board.epoch(record)
         test = "-" if record.test_error is None else f"{record.test_error:.2f}%"
@@ -232,15 +169,6 @@ class RunDir:
         flat = {**result.config["optim"], **result.config["trainer"], **result.to_json()}
         metrics = {k: getattr(result, k) for k in FINAL_METRICS}
         self.board.hparams({k: flat[k] for k in HPARAMS}, metrics, step=result.epochs)
-
-
-def _consistent(state: dict, epochs: int) -> bool:
-    """A position this run reaches: epochs done within trainer.epochs, one history record each, a step
-    only inside an unfinished epoch, the four running sums."""
-    epoch, step = state["epoch"], state["step"]
-    if not (isinstance(epoch, int) and isinstance(step, int) and 0 <= epoch <= epochs and step >= 0):
-        return False
-    return len(state["history"]) == epoch and (step == 0 or epoch < epochs) and len(state["sums"]) == 4
 
 
 def _error_record(exc_type, exc, tb) -> logging.LogRecord:

@@ -4,18 +4,12 @@ sums (`EpochSums`, device tensors): what a checkpoint holds of the loop, and wha
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 
 import torch
 
 from ..core import distributed
-from .build import Built
-from .optim import load_optimizer_state
-from .runtime import set_rng_state
-
-log = logging.getLogger("crelu_repro")
 
 
 @dataclass
@@ -85,6 +79,7 @@ class TrainState:
     wall_before: float = 0.0  # seconds spent before this session (resumes)
     started: float = field(default_factory=time.time)
     resumed: bool = False
+    saved: dict | None = None  # the state_dict of the last checkpoint on disk (None: none yet)
 
     @property
     def wall_s(self) -> float:
@@ -111,15 +106,6 @@ class TrainState:
         self.wall_before, self.started, self.resumed = state["wall_s"], time.time(), True
 
     @classmethod
-    def start(cls, built: Built, ckpt: dict | None) -> TrainState:
-        """A fresh state, or the checkpoint's with the network, optimizer, scheduler and RNGs restored."""
-        state = cls(EpochSums.zeros(built.rt.device))
-        if ckpt is None:
-            return state
-        built.raw.load_state_dict(ckpt["model"])
-        load_optimizer_state(built.optimizer, ckpt["optimizer"])
-        built.scheduler.load_state_dict(ckpt["scheduler"])
-        state.load_state_dict(ckpt["state"], built.rt.device, built.rt.dist.is_main)
-        set_rng_state(ckpt["rng"], built.rt.device)
-        log.info("resuming at epoch %d, step %d", state.epoch + 1, state.step)
-        return state
+    def fresh(cls, device: torch.device) -> TrainState:
+        """Epoch 0, step 0, nothing summed (checkpoint.resume fills one from a checkpoint)."""
+        return cls(EpochSums.zeros(device))

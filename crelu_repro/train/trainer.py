@@ -1,13 +1,14 @@
 """One trainer for every model and dataset. `train(cfg)` is a pipeline; each stage lives in one place:
 
-    validate        config_checks.py  every value in range, before anything is read
-    session         runtime.py        device, torchrun group, SIGTERM / SIGINT -> a stop flag
-    RunDir          run_dir.py        one owner (lock), skip when complete, checkpoint, outputs, TensorBoard
+    validate        run/checks.py     every value in range, the model's Variant, the data there: once,
+                                      before anything is read or any folder made
+    session         session.py        device, torchrun group, SIGTERM / SIGINT -> a stop flag
+    RunDir          run_dir.py        one owner (lock), skip when complete, outputs, TensorBoard
     build           build.py          loaders, model, optimizer, scheduler, runtime
-    TrainState      train_state.py    fresh, or from the checkpoint
+    TrainState      state.py          fresh, or the checkpoint's (checkpoint.py: save, resume)
     fit             here              the epoch loop (`train_one_epoch`): pauses, saves, preemption
     final_metrics   here              the dataset's test metrics, val, a clean train-error pass
-    make_result     here              the Result (results.py declares it), written last
+    make_result     here              the Result (core/results.py declares it), written last
 
 The loop keeps everything on the device between log points (no per-step host sync): losses and errors
 are summed in device tensors, a non-finite loss is remembered by step and raised at the next sync.
@@ -33,15 +34,14 @@ from ..core.results import EpochRecord, Result
 from ..core.schema import choice
 from ..data import get_dataset
 from ..data.evaluate import top1_error
-from ..models import label, layout, variant_of
-from ..run.checks import check_environment, validate
-from ..run.identity import identity
-from ..run.provenance import code_version
+from ..models import label
+from ..run.checks import check_data, check_environment, validate
+from ..run.identity import code_version
 from .build import Built, build
-from .checkpoint import FORMAT
+from .checkpoint import diverged, resume, save
 from .eta import RunClock, RunShape, announce, clock_text
 from .run_dir import RunDir
-from .runtime import STOP, rng_state, session, synced_time
+from .session import STOP, session, synced_time
 from .state import EpochSums, TrainState
 
 log = logging.getLogger("crelu_repro")
@@ -49,19 +49,21 @@ log = logging.getLogger("crelu_repro")
 
 def train(cfg: DictConfig) -> dict:
     """Train `cfg.model` on `cfg.dataset` into `cfg.out_dir`; returns result.json's contents."""
-    validate(cfg, check_environment().world)
-    with session(cfg) as (device, ctx), RunDir(cfg, ctx) as run:
+    variant = validate(cfg, check_environment().world)  # (once a process: train.py's Hydra hook did it)
+    check_data(cfg, cfg.out_dir)
+    with session(cfg) as (device, ctx), RunDir(cfg, ctx, variant) as run:
         if run.finished is not None:
             return {**run.finished.to_json(), "skipped": True}
-        built = build(cfg, device, ctx)
-        run.check_data(built.splits.fingerprint, built.steps_per_epoch)
-        state = TrainState.start(built, run.checkpoint)
+        built = build(cfg, device, ctx, variant=variant)
+        state = (
+            TrainState.fresh(device) if run.checkpoint is None else resume(run.checkpoint, built, run.path)
+        )
         try:
             fit(cfg, built, state, run)
         except TrainingError as err:  # say what is kept: the last checkpoint, or none yet
-            raise run.diverged(err) from None
+            raise diverged(err, state) from None
         metrics, scores, labels = final_metrics(cfg, built)
-        result = make_result(cfg, built, state, metrics)
+        result = make_result(cfg, built, state, metrics, run)
         run.finish(result, scores, labels)
         log.info(
             "done: test error %.2f%%, train error %.2f%% -> %s",
@@ -74,31 +76,16 @@ def train(cfg: DictConfig) -> dict:
         return result.to_json()
 
 
-def checkpoint(built: Built, state: TrainState, run: RunDir) -> dict:
-    """Everything a resume needs (collective: see TrainState.state_dict)."""
-    return {
-        "format": FORMAT,
-        "model": built.raw.state_dict(),
-        "optimizer": built.optimizer.state_dict(),
-        "scheduler": built.scheduler.state_dict(),
-        "state": state.state_dict(built.rt.dist),
-        "rng": rng_state(built.rt.device),
-        "identity": run.identity,
-        "data": built.splits.fingerprint,
-        "network": layout(built.raw),  # checked before a resume: a code change can change the network
-    }
-
-
 def fit(cfg: DictConfig, built: Built, state: TrainState, run: RunDir) -> None:
     """Train until `trainer.epochs`; checkpoint after each epoch and pause; on a stop, raise Preempted."""
-    rt, t, model = built.rt, cfg.trainer, label(variant_of(cfg.model))
+    rt, t, model = built.rt, cfg.trainer, label(run.variant)
     log.info(
         "training %s on %s (%d train / %d val / %d test images) on %s x%d -> %s", model,
         cfg.dataset.name, len(built.loaders.train), len(built.loaders.val or ()), len(built.loaders.test),
         rt.device, rt.dist.world, run.path,
     )  # fmt: skip
     if rt.stop_agreed(settle=True):  # a signal while the data was read: nothing trained; leave a checkpoint
-        run.save_checkpoint(checkpoint(built, state, run))
+        save(run.path, built, state, run.identity)
     clock = RunClock(RunShape.of(cfg, built), lambda: synced_time(rt.device))  # the run's ETA
     while state.epoch < t.epochs and not rt.stopping:
         t0 = synced_time(rt.device)
@@ -107,7 +94,7 @@ def fit(cfg: DictConfig, built: Built, state: TrainState, run: RunDir) -> None:
         )
         if state.step >= built.steps_per_epoch:  # else a pause: periodic checkpoint or an agreed stop
             end_epoch(cfg, built, state, run, synced_time(rt.device) - t0)
-        run.save_checkpoint(checkpoint(built, state, run))
+        save(run.path, built, state, run.identity)
     if rt.stopping:
         raise preempted(f"checkpointed {run.path} at epoch {state.epoch + 1}, step {state.step}")
 
@@ -230,14 +217,17 @@ def final_metrics(cfg: DictConfig, built: Built) -> tuple[dict, torch.Tensor, to
     return metrics, scores, labels
 
 
-def make_result(cfg: DictConfig, built: Built, state: TrainState, metrics: dict[str, float]) -> Result:
-    """The one builder of a Result (results.py declares it): `cfg` the resolved config, `built` the run's
-    Built (build.py), `state` its TrainState (train_state.py), `metrics` the final errors (final_metrics)."""
+def make_result(
+    cfg: DictConfig, built: Built, state: TrainState, metrics: dict[str, float], run: RunDir
+) -> Result:
+    """The one builder of a Result (core/results.py declares it): `cfg` the resolved config, `built` the
+    run's Built (build.py), `state` its TrainState (state.py), `metrics` the final errors (final_metrics),
+    `run` its RunDir (the model's Variant and the run's identity)."""
     rt, loaders = built.rt, built.loaders
     steady = state.history[1:] or state.history  # the first epoch pays for compilation and warm-up
     kfold = choice(cfg.eval.protocol) == "kfold"
     return Result(
-        model=label(variant_of(cfg.model)), dataset=cfg.dataset.name, protocol=choice(cfg.eval.protocol),
+        model=label(run.variant), dataset=cfg.dataset.name, protocol=choice(cfg.eval.protocol),
         seed=cfg.seed, fold=cfg.eval.fold if kfold else None, epochs=cfg.trainer.epochs, params=built.params,
         **metrics,
         num_train=len(loaders.train), num_val=len(loaders.val or ()), num_test=len(loaders.test),
@@ -247,6 +237,6 @@ def make_result(cfg: DictConfig, built: Built, state: TrainState, metrics: dict[
         wall_s=state.wall_s, images_per_s=sum(h["images_per_s"] for h in steady) / max(1, len(steady)),
         device=torch.cuda.get_device_name(rt.device) if rt.device.type == "cuda" else "cpu",
         world_size=rt.dist.world, torch=torch.__version__, code_version=code_version(),
-        finished=datetime.datetime.now().isoformat(timespec="seconds"), identity=identity(cfg),
+        finished=datetime.datetime.now().isoformat(timespec="seconds"), identity=run.identity,
         config=OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
     )  # fmt: skip

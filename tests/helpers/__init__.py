@@ -176,7 +176,7 @@ def renamed_run(trained: Path, run_dir: Path, model: str, classes: int) -> Path:
     result = json.loads((run_dir / "result.json").read_text())
     result["model"] = model
     result["config"]["model"] = dataclasses.asdict(load_variant(model))
-    checkpoint.save_checkpoint(run_dir, {"model": build_model(model, classes).state_dict()})
+    checkpoint.write(run_dir, {"model": build_model(model, classes).state_dict()})
     files.write_json(run_dir / "result.json", result)
     return run_dir
 

@@ -37,7 +37,7 @@ def kill_and_resume(fault: str, cifar_root, run_dir, extra=()) -> None:
     )  # only a killed write leaves one
     if (run_dir / "checkpoint.pt").exists():  # never unreadable: it loads, safely, whatever the kill point
         state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
-        assert set(checkpoint.TRAINER_KEYS) <= set(state) and {"epoch", "step"} <= set(state["state"])
+        assert set(checkpoint.KEYS) <= set(state) and {"epoch", "step"} <= set(state["state"])
     resumed = run_train(args)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
 

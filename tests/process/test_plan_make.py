@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from crelu_repro.evidence.tables import table_names
 
+from crelu_repro.evidence.tables import table_names
 from tests.helpers import REPO, one_line_error, train_env
 
 

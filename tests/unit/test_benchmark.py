@@ -87,9 +87,8 @@ def test_a_failing_config_is_recorded_and_the_others_run(smoke):
 def test_make_plan_finds_a_train_row_by_the_key_the_benchmark_writes(smoke, tmp_path):
     """probe.step_key is the one home of a row's key: the row this benchmark wrote (its report said to come
     from the plan's card) is the figure `make plan` reads for the same network, data and batch."""
-    from crelu_repro.run.compose import compose
-
     from crelu_repro.evidence.plan.figures import Benchmarks
+    from crelu_repro.run.compose import compose
 
     report, _ = smoke
     path = tmp_path / "benchmarks.json"

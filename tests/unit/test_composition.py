@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from crelu_repro.core.errors import ConfigError
-from crelu_repro.models import memory
+from crelu_repro.models import shapes
 from tests.helpers import TINY, train_in_process
 
 # The data is never looked at: a read would fail differently (and never downloads, even on the old code).
@@ -97,7 +97,7 @@ def test_refused_in_train_before_any_data_or_folder(tmp_path, overrides, message
 def test_the_memory_estimate_names_its_numbers(tmp_path, monkeypatch):
     """On a 1 GB device, crelu at batch 1024 surely needs more: its activations alone are 751,104 elements
     per image (conv1-7's outputs, CReLU doubled), 3.1 GB in fp32."""
-    monkeypatch.setattr(memory, "capacity", lambda kind, rank, world: (10**9, "the test device"))
+    monkeypatch.setattr(shapes, "capacity", lambda kind, rank, world: (10**9, "the test device"))
     with pytest.raises(ConfigError) as err:
         train_in_process(*TINY, *NO_DATA, "model=crelu", "trainer.batch_size=1024", out=tmp_path / "run")
     assert str(err.value).startswith(
@@ -113,10 +113,10 @@ def test_what_trains_is_not_refused(monkeypatch):
     (ImageNet's at 224; and every run of the suite passes it on its host)."""
     from crelu_repro.models import MODEL_NAMES, load_variant, trace
 
-    monkeypatch.setattr(memory, "capacity", lambda kind, rank, world: (16 * 10**9, "a 16 GB device"))
+    monkeypatch.setattr(shapes, "capacity", lambda kind, rank, world: (16 * 10**9, "a 16 GB device"))
     for model in MODEL_NAMES:
         variant = load_variant(model)
-        shapes = trace(variant, 1000, 224) if variant.family == "allcnnb" else trace(variant, 100, 32)
-        memory.check_fits(
-            shapes.params, shapes.activations, per_process_batch=128, bf16=False, momentum=True, kind="cuda"
+        traced = trace(variant, 1000, 224) if variant.family == "allcnnb" else trace(variant, 100, 32)
+        shapes.check_fits(
+            traced.params, traced.activations, per_process_batch=128, bf16=False, momentum=True, kind="cuda"
         )

@@ -8,8 +8,8 @@ import re
 import pytest
 from omegaconf import OmegaConf
 
-from crelu_repro.core.config_files import CONFIG_DIR, dataset_classes, options
 from crelu_repro.core.errors import ConfigError
+from crelu_repro.core.paths import CONFIG_DIR, dataset_classes, options
 from crelu_repro.data import DATASETS as REGISTERED
 from crelu_repro.models import MODEL_NAMES
 from crelu_repro.models.activations import BASES

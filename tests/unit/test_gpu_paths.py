@@ -11,8 +11,9 @@ import torch
 from torch._dynamo.utils import counters
 
 from crelu_repro.run.compose import compose
-from crelu_repro.train.optim import load_optimizer_state, make_optimizer
-from crelu_repro.train.runtime import session
+from crelu_repro.train.build import make_optimizer
+from crelu_repro.train.checkpoint import load_optimizer_state
+from crelu_repro.train.session import session
 from tests.helpers import TINY, train_in_process
 
 # Five models and one dataset change: with Dynamo's recompile_limit of 8 (train and eval graphs per model),

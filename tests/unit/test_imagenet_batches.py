@@ -13,7 +13,7 @@ from PIL import Image
 from torchvision.io import decode_jpeg
 from torchvision.transforms.v2.functional import resize as tv_resize
 
-from crelu_repro.data.crops import five_spots, ten_crops
+from crelu_repro.data.evaluate import five_spots, ten_crops
 from crelu_repro.data.imagenet.assemble import Job, assemble, output_rows
 from crelu_repro.data.imagenet.jpeg import jpeg_size
 from tests.helpers.device_spy import HostToDevice, OpCounter

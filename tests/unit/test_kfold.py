@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crelu_repro.data.splits import kfold_indices
+from crelu_repro.data import kfold_indices
 
 FOLDS = 10
 

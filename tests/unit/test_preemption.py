@@ -6,7 +6,7 @@ from __future__ import annotations
 
 def test_a_stop_ends_the_sweep_it_came_in_not_the_next_session():
     """The flag is process-wide (a sweep's later runs must see it); a new outermost session starts clear."""
-    from crelu_repro.train.runtime import STOP
+    from crelu_repro.train.session import STOP
 
     with STOP.installed():
         STOP.signal = "SIGTERM"

@@ -20,7 +20,7 @@ def test_the_slurm_launcher_warns_before_the_limit_with_a_signal_the_trainer_han
     from submitit.slurm.slurm import _make_sbatch_string
 
     from crelu_repro.run.compose import compose
-    from crelu_repro.train.runtime import STOP_SIGNALS
+    from crelu_repro.train.session import STOP_SIGNALS
 
     launcher = compose(["hydra/launcher=slurm"], return_hydra_config=True).hydra.launcher
     script = _make_sbatch_string(

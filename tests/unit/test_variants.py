@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from crelu_repro.core.config_files import CONFIG_DIR
 from crelu_repro.core.errors import ConfigError
+from crelu_repro.core.paths import CONFIG_DIR
 from crelu_repro.models import (
     FAMILIES,
     MODEL_NAMES,

@@ -13,7 +13,7 @@ from ...core.errors import DatasetError
 from ..device_loader import DeviceLoader, channel_stats
 from ..evaluate import single_crop
 from ..types import DatasetEntry, RawData, Split, Splits
-from .reader import CIFAR_NAMES, load_cifar
+from .reader import CIFAR_NAMES, load_cifar, locate_cifar
 
 
 def read_cifar(dataset: DictConfig) -> RawData:
@@ -49,6 +49,10 @@ def device_feeder(splits: Splits, dataset: DictConfig, device: torch.device, dty
 
 # CIFAR images are 32x32, used whole: the ImageNet loader's keys mean nothing here.
 CIFAR = DatasetEntry(
-    read_cifar, device_feeder, single_crop, ignores=("image_size", "resize", "num_workers", "max_pixels")
+    read_cifar,
+    device_feeder,
+    single_crop,
+    ignores=("image_size", "resize", "num_workers", "max_pixels"),
+    locate=lambda d: locate_cifar(d.name, d.root, download=d.download),
 )
 ENTRIES = dict.fromkeys(CIFAR_NAMES, CIFAR)

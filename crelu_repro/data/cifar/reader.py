@@ -29,7 +29,7 @@ import numpy as np
 from crelu_repro.core import files
 from crelu_repro.core.errors import DatasetError
 
-from .. import os_errors
+from ...core.errors import os_read_error
 from ..types import Split
 from .pickle import HashingReader, RestrictedUnpickler
 
@@ -122,7 +122,7 @@ def _unpickle(path: Path, digests: dict[str, dict]) -> dict[str, Any]:
     except DatasetError:
         raise
     except OSError as exc:  # e.g. no read permission: the file is not damaged, so no "delete it"
-        raise os_errors.read_error(exc, path, "CIFAR") from exc
+        raise os_read_error(exc, path, "CIFAR") from exc
     except Exception as exc:  # EOFError, UnpicklingError, ValueError ... from a damaged file
         raise DatasetError(
             f"file {path} is truncated or corrupt ({type(exc).__name__}: {exc}). Delete {path.parent} and "
@@ -199,7 +199,7 @@ def _is_file(path: Path) -> bool:
     except (FileNotFoundError, NotADirectoryError):
         return False
     except OSError as exc:  # EACCES: pathlib would raise it raw (3.11-3.13) or call the file missing (3.14)
-        raise os_errors.read_error(exc, path, "CIFAR") from exc
+        raise os_read_error(exc, path, "CIFAR") from exc
 
 
 @contextlib.contextmanager
@@ -274,8 +274,10 @@ def _download_locked(spec: _Spec, root: Path, tar_path: Path) -> None:
         raise DatasetError(f"could not extract {tar_path} ({exc}); delete it and rerun.") from exc
 
 
-def load_cifar(name: str, root: str | os.PathLike, download: bool = False) -> CifarData:
-    """Load CIFAR-10/100 from ``root/<canonical folder>``, downloading it first if asked and missing."""
+def locate_cifar(name: str, root: str | os.PathLike, download: bool = False) -> Path:
+    """The folder of CIFAR-10/100's files under ``root``, downloaded first if asked and missing; else one
+    DatasetError that says where to put them. Cheap when they are there: a run checks it before its folder
+    is made (run/checks.py `check_data`)."""
     if name not in _SPECS:
         raise DatasetError(f"unknown CIFAR dataset {name!r}; use one of {list(CIFAR_NAMES)}.")
     spec = _SPECS[name]
@@ -294,7 +296,14 @@ def load_cifar(name: str, root: str | os.PathLike, download: bool = False) -> Ci
             f"`{spec.folder}/` folder under {root} (or set dataset.root=... / CRELU_DATA), or set "
             "dataset.download=true to download it."
         )
+    return folder
 
+
+def load_cifar(name: str, root: str | os.PathLike, download: bool = False) -> CifarData:
+    """Load CIFAR-10/100 from ``root/<canonical folder>``, downloading it first if asked and missing."""
+    folder = locate_cifar(name, root, download)
+    spec = _SPECS[name]
+    files = (*spec.train_files, spec.test_file, spec.meta_file)
     digests: dict[str, dict] = {}  # file name -> {"bytes", "md5"}, filled as each file is read
     classes = _read_classes(folder / spec.meta_file, spec, digests)
     batches = [_read_batch(folder / f, spec, digests) for f in spec.train_files]

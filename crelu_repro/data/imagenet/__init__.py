@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from ..evaluate import evaluate_ten_patch
 from ..types import DatasetEntry, RawData, Splits
 from .loader import ImageNetLoader
-from .scan import FileSplit, scan_imagenet
+from .scan import FileSplit, locate_imagenet, scan_imagenet
 
 
 def read_imagenet(dataset: DictConfig) -> RawData:
@@ -45,6 +45,11 @@ def check(dataset: DictConfig) -> list[str]:
 # Crops come from the loader, not from padding.
 ENTRIES = {
     "imagenet": DatasetEntry(
-        read_imagenet, file_feeder, evaluate_ten_patch, ignores=("crop_padding",), check=check
+        read_imagenet,
+        file_feeder,
+        evaluate_ten_patch,
+        ignores=("crop_padding",),
+        check=check,
+        locate=lambda dataset: locate_imagenet(dataset.root),
     )
 }

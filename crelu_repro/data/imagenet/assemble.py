@@ -4,7 +4,7 @@ Images of one decoded shape are stacked and resized together (a group's resize i
 bit for bit), and every crop and flip of a group is one gather, driven by index tensors built on the host
 and copied to the device in one transfer with the batch's row order. The kernels per batch grow with the
 number of distinct shapes, not of images: the per-image loop took about 6 kernels an image (1,675 ops for
-a batch of 256). Crop geometry (five/ten crops) lives in crops.py.
+a batch of 256). Crop geometry (five/ten crops) lives in data/evaluate.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..crops import PATCHES, five_spots, ten_crops
+from ..evaluate import PATCHES, five_spots, ten_crops
 
 
 @dataclass

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .. import os_errors
+from ...core.errors import os_reason
 
 # PIL's own bomb limit, for callers outside a run; a run passes dataset.max_pixels (configs/dataset/).
 MAX_PIXELS: int = Image.MAX_IMAGE_PIXELS
@@ -71,7 +71,7 @@ def read_checked(path: str, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray | 
     try:
         data = np.fromfile(path, dtype=np.uint8)  # (bytes,): writable, so torch.from_numpy is safe
     except OSError as exc:
-        return None, os_errors.reason(exc)
+        return None, os_reason(exc)
     size = jpeg_size(data)
     why = _too_big(*size, max_pixels) if size else None
     return (None, why) if why else (data, None)

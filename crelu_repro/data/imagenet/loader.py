@@ -27,8 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ...core.errors import ConfigError, DatasetError
-from .. import os_errors
+from ...core.errors import DENIED, ConfigError, DatasetError
 from .assemble import Job, assemble
 from .jpeg import MAX_PIXELS, decode_batch, decode_cpu, read_checked
 from .prefetch import prefetch
@@ -99,7 +98,7 @@ def _listing(reasons: dict[str, str]) -> str:
 
 def _advice(reasons: Iterable[str]) -> str:
     """What to do about unreadable files: a permission problem is fixed by permissions, not deletion."""
-    denied = [why.startswith(os_errors.DENIED) for why in reasons]
+    denied = [why.startswith(DENIED) for why in reasons]
     if all(denied):
         return "Make those files readable by the user running this (fix their permissions), then rerun."
     return (

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...core.errors import DatasetError
-from .. import os_errors
+from ...core.errors import DatasetError, os_read_error, os_reason
 
 log = logging.getLogger("crelu_repro")
 JPEG_SUFFIXES = (".jpeg", ".jpg")  # compared lower-case: .JPEG, .jpg, .Jpeg ...
@@ -95,7 +94,7 @@ def _scan_class(folder: str, scanned: _Scanned, wnid: str) -> list[tuple[str, in
                 jpegs.append((f.name, f.stat().st_size))
             except OSError as exc:  # one unreadable file is skipped and counted, as the loader does
                 dangling = isinstance(exc, FileNotFoundError) and f.is_symlink()
-                why = "a symbolic link to a missing file" if dangling else os_errors.reason(exc)
+                why = "a symbolic link to a missing file" if dangling else os_reason(exc)
                 scanned.skipped[f.path] = why
     return sorted(jpegs)
 
@@ -147,9 +146,9 @@ def _what_is_there(folder: Path, others: list[str]) -> str:
     return f"{folder} (holds {len(others)} other file(s), e.g. {sorted(others)[0]})"
 
 
-def scan_imagenet(root: str | Path, limit_train: int = 0, limit_test: int = 0) -> ImageNetFiles:
-    """Validate the layout and list the files; limit N keeps the first N of a class round-robin (0 = all).
-    JPEG names that cannot be read (a dangling link) are left out and listed in `skipped`, with a warning."""
+def locate_imagenet(root: str | Path) -> Path:
+    """`root`, when it holds train/ and val/ folders; else one DatasetError saying where ImageNet goes. Cheap
+    (no listing of the 1.28M files): a run checks it before its folder is made."""
     root = Path(root).expanduser()
     try:
         if not root.is_dir():
@@ -157,9 +156,22 @@ def scan_imagenet(root: str | Path, limit_train: int = 0, limit_test: int = 0) -
                 f"ImageNet not found at {root}. It is never downloaded: place ILSVRC-2012 there as {LAYOUT}, "
                 "or point dataset.root= (or the CRELU_DATA variable) at the folder holding train/ and val/."
             )
+        for split in ("train", "val"):
+            if not (root / split).is_dir():
+                raise DatasetError(f"ImageNet: no {split}/ folder under {root}; expected {LAYOUT}")
+    except OSError as exc:  # a folder we may not read (EACCES) is not a broken layout
+        raise os_read_error(exc, root, "ImageNet") from exc
+    return root
+
+
+def scan_imagenet(root: str | Path, limit_train: int = 0, limit_test: int = 0) -> ImageNetFiles:
+    """Validate the layout and list the files; limit N keeps the first N of a class round-robin (0 = all).
+    JPEG names that cannot be read (a dangling link) are left out and listed in `skipped`, with a warning."""
+    root = locate_imagenet(root)
+    try:
         train, val = _scan_split(root, "train"), _scan_split(root, "val")
     except OSError as exc:  # a folder or file we may not read (EACCES) is not a broken layout
-        raise os_errors.read_error(exc, root, "ImageNet") from exc
+        raise os_read_error(exc, root, "ImageNet") from exc
     _check(root, train, val)
     index = {wnid: i for i, wnid in enumerate(train.files)}
     skipped = {**train.skipped, **val.skipped}

@@ -24,7 +24,7 @@ from ...core import files
 from ...core.errors import ConfigError
 from ...core.results import Result, read_result
 from ...models import SpecNet, build_variant
-from ...run import provenance
+from ...run.identity import code_version
 from ...train import checkpoint
 from ...train.dashboard import TB
 
@@ -74,7 +74,7 @@ def load_run(run_dir: str | os.PathLike) -> Run:
         raise ConfigError(
             f"{run_dir} is not a finished run: no readable result.json (train.py writes it last)"
         )
-    ckpt = checkpoint.load_checkpoint(run_dir, require=("model",))
+    ckpt = checkpoint.read(run_dir, require=("model",))
     if ckpt is None:
         raise ConfigError(f"{run_dir} has result.json but no {checkpoint.CHECKPOINT}")
     model = build_variant(result.config["model"], result.config["dataset"]["num_classes"])
@@ -130,7 +130,7 @@ def publish(fig: Figure, numbers: dict, name: str, out_dir: Path, runs: list[Run
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / f"{name}.png"
     files.atomic_write(png, lambda f: fig.savefig(f, format="png", dpi=fig.dpi))  # no half-written PNG
-    numbers = {**numbers, "analysis_code_version": provenance.code_version()}  # the code that drew it
+    numbers = {**numbers, "analysis_code_version": code_version()}  # the code that drew it
     files.atomic_write(out_dir / f"{name}.json", lambda f: f.write(_dumps(numbers).encode()))
     if tb:
         from torch.utils.tensorboard import SummaryWriter

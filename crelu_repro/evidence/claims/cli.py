@@ -12,8 +12,8 @@ import argparse
 from pathlib import Path
 
 from ...core import files
-from ...core.cli_paths import fail, input_dir, output_dir, write_error
-from ...core.errors import CreluError
+from ...core.errors import CreluError, fail
+from ...core.files import input_dir, output_dir, write_error
 from ...core.paths import QUICK_SWEEPS, SWEEPS
 from ..tables import table_names
 from ..tables.cli import split_argv

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ...core.cli_paths import fail, output_dir, write_error
-from ...core.errors import CreluError
+from ...core.errors import CreluError, fail
+from ...core.files import output_dir, write_error
 from ...core.paths import QUICK_SWEEPS, SWEEPS
 from ...train.eta import MEASURED_STEPS, WARMUP_STEPS
 from ..claims.spec import CLAIMS_YAML, load_claims

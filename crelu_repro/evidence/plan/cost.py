@@ -50,7 +50,7 @@ def planned_rows(table: Table) -> list[PlannedRow]:
 
 def run_shape(cfg: DictConfig) -> RunShape:
     """The run's shape from its config and the official counts (limits applied; kfold holds out fold
-    `eval.fold` of a round-robin deal, as data/splits.kfold_indices does; batches drop the last)."""
+    `eval.fold` of a round-robin deal, as data.kfold_indices does; batches drop the last)."""
     d, e, t = cfg.dataset, cfg.eval, cfg.trainer
     train, test = (min(lim, n) if lim else n for lim, n in zip((d.limit_train, d.limit_test),
                    OFFICIAL_COUNTS[str(d.name)], strict=True))  # fmt: skip

@@ -34,7 +34,7 @@ from ...data.cifar.reader import _OFFICIAL_COUNTS as OFFICIAL_COUNTS
 from ...data.cifar.reader import CIFAR_NAMES
 from ...train.build import build
 from ...train.probe import Probe, device_name, outlasting_epochs, step_key
-from ...train.runtime import select_device, setup_backends
+from ...train.session import select_device, setup_backends
 from .figures import Figure, PlanInputError
 
 PROBES = Path("results/probes.json")

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from ...core import files
-from ...run import provenance
+from ...run.identity import code_version
 from ...train.eta import EVAL_COST
 from .cost import RowCost, TableCost
 from .sizes import ALPHA, POWER, ClaimPlan, Side, SizedCheck
@@ -18,7 +18,7 @@ def machine(device: str) -> dict:
     """This machine (whose stored probes count: `device` is probe.device_name) and the plan's date and code;
     the load is each probe's own (the plan measures nothing)."""
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    return {"date": date, "device": device, "torch": torch.__version__, "code": provenance.code_version()}
+    return {"date": date, "device": device, "torch": torch.__version__, "code": code_version()}
 
 
 def write(out: Path, meta: dict, tables: list[TableCost], claims: list[ClaimPlan]) -> Path:

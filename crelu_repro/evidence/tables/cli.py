@@ -9,8 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ...core.cli_paths import fail, input_dir, output_dir, write_error
-from ...core.errors import CreluError
+from ...core.errors import CreluError, fail
+from ...core.files import input_dir, output_dir, write_error
 from ...core.paths import QUICK_SWEEPS, SWEEPS, table_sweep_dir
 from .plan import Table
 from .render import command, render

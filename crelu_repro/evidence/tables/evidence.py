@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...core.results import RESULT, Result, ResultError, read_result
-from ...run.identity import canonical_identity
-from ...run.provenance import config_diff
+from ...run.identity import canonical_identity, config_diff
 from ...run.sweep import ERROR, error_message
 from .plan import PlannedRun, Table
 from .scores import ScoresError, load_scores

@@ -27,8 +27,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from ...core.config_files import groups
-from ...core.paths import run_subdir
+from ...core.paths import groups, run_subdir
 from ...core.schema import choice
 from ...models import Variant, variant_of
 from ...models.variants import signature

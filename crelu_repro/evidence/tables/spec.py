@@ -20,8 +20,8 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from ...core.config_files import CONFIG_DIR, groups
 from ...core.errors import CreluError
+from ...core.paths import CONFIG_DIR, groups
 from ...core.results import MAYBE_PERCENT, PERCENT, Result
 from ...run.compose import check_override_keys, compose
 from ..paper import tables as paper_tables

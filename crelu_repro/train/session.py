@@ -1,5 +1,5 @@
-"""Where a run executes: the device, the torchrun process group, backend settings, the stop signal, RNG
-state and timing.
+"""Where a run executes (its session): the device, the torchrun process group, backend settings, the stop
+signal and timing.
 
 The stop signals (STOP_SIGNALS: SIGTERM, what SLURM and torchrun send; SIGINT, Ctrl-C; SIGHUP, a closed
 terminal; SIGUSR2, submitit's warning before a time limit) only set a flag; the loop looks at it after every
@@ -23,7 +23,6 @@ from omegaconf import DictConfig
 from ..core import distributed
 from ..core.errors import ConfigError
 from ..core.schema import choice
-from ..models.memory import device_kind
 
 # Each one makes the run checkpoint and stop. SIGUSR2 is what submitit (hydra/launcher=submitit_slurm) has
 # SLURM send before a time limit (`--signal=USR2@<signal_delay_s>`); its own handler then requeues the job.
@@ -122,11 +121,9 @@ class Runtime:
 
 def select_device(cfg: DictConfig) -> torch.device:
     want = choice(cfg.trainer.device)
-    if want == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            "trainer.device=cuda, but CUDA is not available here; use trainer.device=cpu or auto"
-        )
-    return torch.device(device_kind(want))
+    if problem := distributed.device_problem(want):  # (validate said so already, before any folder)
+        raise ConfigError(problem)
+    return torch.device(distributed.device_kind(want))
 
 
 @contextmanager
@@ -156,19 +153,6 @@ def setup_backends(cfg: DictConfig, device: torch.device) -> None:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = not deterministic
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = not deterministic
-
-
-def rng_state(device: torch.device) -> dict:
-    state = {"cpu": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def set_rng_state(state: dict, device: torch.device) -> None:
-    torch.set_rng_state(state["cpu"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 def synced_time(device: torch.device) -> float:
