@@ -13,7 +13,7 @@ cli       python -m crelu_repro.evidence.tables <table> [--sweep-dir DIR] [--out
 
 from .cli import main
 from .evidence import NOT_RUN, Evidence, NotCounted, RunRecord, collect
-from .plan import PlannedRun, Table
+from .planned import PlannedRun, Table
 from .rows import build_rows, vote_of, vote_predictions
 from .scores import ScoresError, load_scores
 from .spec import Metric, TableError, TableSpec, table_names

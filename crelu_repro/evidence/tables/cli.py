@@ -12,7 +12,7 @@ from pathlib import Path
 from ...core.errors import CreluError, fail
 from ...core.files import input_dir, output_dir, write_error
 from ...core.paths import QUICK_SWEEPS, SWEEPS, table_sweep_dir
-from .plan import Table
+from .planned import Table
 from .render import command, render
 from .spec import table_names
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from ...core.results import RESULT, Result, ResultError, read_result
 from ...run.identity import canonical_identity, config_diff
 from ...run.sweep import ERROR, error_message
-from .plan import PlannedRun, Table
+from .planned import PlannedRun, Table
 from .scores import ScoresError, load_scores
 
 NOT_RUN = "not run"

@@ -10,7 +10,7 @@ from pathlib import Path
 from ...core import files
 from ..paper import tables as paper_tables
 from .evidence import Evidence, collect
-from .plan import Table
+from .planned import Table
 from .rows import build_rows
 
 

@@ -4,23 +4,24 @@ composed to its directory and its identity.
     table = Table("convpool", ["trainer.epochs=350", "sched=step"])   # the overrides `make` gave the sweep
     for run in table.runs: run.row, run.dataset, run.seed, run.fold, run.path, run.identity
 
-Jobs are Hydra's own (`BasicSweeper.split_arguments` over the experiment's sweeper params and the
-overrides), each composed as Hydra composes it: its config-group choices (and mappings) through the
-defaults list, once per distinct choice (the expensive part), then its scalar `key=value` overrides
-applied with `OmegaConf.update(..., merge=True)`, Hydra's own way. The directory is the one `train.py -m`
-gives the job (`paths.run_subdir` through the same resolver arguments) and the identity is
-`identity.identity` of its config: what a run that belongs to this table must have recorded.
+Jobs are enumerated as Hydra's basic sweeper enumerates them (`sweep_jobs`: the cartesian product of each
+key's values, in order, over the experiment's sweeper params and the overrides; public API only: the
+override parser and `hydra.compose`), each composed as Hydra composes it: its config-group choices (and
+mappings) through the defaults list, once per distinct choice (the expensive part), then its scalar
+`key=value` overrides applied with `OmegaConf.update(..., merge=True)`, Hydra's own way. The directory is
+the one `train.py -m` gives the job (`paths.run_subdir` through the same resolver arguments) and the
+identity is `identity.identity` of its config: what a run that belongs to this table must have recorded.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
 from hydra.errors import HydraException
@@ -158,14 +159,12 @@ class Table:
 def _plan(task: tuple[str, ...], params: tuple[tuple[str, str], ...]) -> tuple[_Job, ...]:
     parser = OverridesParser.create()
     try:
-        jobs = BasicSweeper.split_arguments(
-            parser.parse_overrides([f"{k}={v}" for k, v in params] + list(task)), None
-        )
+        jobs = sweep_jobs(parser.parse_overrides([f"{k}={v}" for k, v in params] + list(task)))
     except HydraException as err:
         raise TableError(f"cannot enumerate the sweep of {task[0]}: {err}") from None
     composed: dict[tuple[str, ...], DictConfig] = {}
     out = []
-    for job in jobs[0] if jobs else []:
+    for job in jobs:
         parsed = parser.parse_overrides(job)
         groups = tuple(o.input_line for o in parsed if not _is_scalar(o))
         fresh = groups not in composed
@@ -187,6 +186,21 @@ def _plan(task: tuple[str, ...], params: tuple[tuple[str, str], ...]) -> tuple[_
             identity(cfg), int(cfg.dataset.num_classes), variant_of(cfg.model), tuple(job),
         ))  # fmt: skip
     return tuple(_dedupe(out, task[0]))
+
+
+def sweep_jobs(overrides: list[Override]) -> list[list[str]]:
+    """Each job's overrides, as Hydra's basic sweeper makes them: per key, its values (a later override of a
+    key replaces an earlier one, in the earlier one's place), then their cartesian product in key order."""
+    values: dict[str, list[str]] = {}
+    for o in overrides:
+        key = o.get_key_element()
+        if not o.is_sweep_override():
+            values[key] = [f"{key}={o.get_value_element_as_str()}"]
+        elif o.is_discrete_sweep():
+            values[key] = [f"{key}={v}" for v in o.sweep_string_iterator()]
+        else:  # an interval: Hydra's basic sweeper refuses it too
+            raise HydraException(f"{o.input_line}: a sweep over an interval has no list of runs to plan")
+    return [list(job) for job in itertools.product(*values.values())]
 
 
 @functools.lru_cache(maxsize=256)
