@@ -32,9 +32,11 @@ def load(path: Path, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> 
         if Path(path).is_symlink():
             raise JsonFileError("is a symbolic link (links are never followed)") from None
         raise JsonFileError(f"cannot be read ({err.strerror or err})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):  # before fdopen: it refuses a folder with IsADirectoryError
+        os.close(fd)
+        raise JsonFileError("is a folder, not a file" if stat.S_ISDIR(mode) else "is not a regular file")
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise JsonFileError("is not a regular file")
         data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise JsonFileError(f"is larger than {max_bytes // 2**20} MiB")

@@ -36,6 +36,7 @@ LOG = "train.log"
 HYDRA = ".hydra"
 # Every name a run writes (or reads back) in its directory; README "Outputs" lists them.
 OWN_NAMES = (LOCK, LOG, HYDRA, TB, checkpoint.CHECKPOINT, runio.SCORES, runio.LABELS, RESULT)
+OWN_FOLDERS = (HYDRA, TB)  # the others are files
 
 
 class RunDir:
@@ -94,6 +95,7 @@ class RunDir:
             output_dir(self.path, "the run directory (hydra.run.dir or out_dir)")
         for name in OWN_NAMES:  # before anything is read or written: a planted link is never followed
             runio.refuse_link(self.path / name)
+            runio.refuse_other_kind(self.path / name, folder=name in OWN_FOLDERS)
         if self._finished_here():
             return {"finished": True}
         self._lock()

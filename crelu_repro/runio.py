@@ -20,7 +20,7 @@ from typing import IO
 import numpy as np
 
 from . import faults, jsonio
-from .errors import StorageError, SymlinkError
+from .errors import CreluError, StorageError, SymlinkError
 
 SCORES = "test_scores.npy"
 LABELS = "test_labels.npy"  # beside the scores, so Vote needs no access to the dataset
@@ -53,9 +53,21 @@ def open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:
         raise
 
 
+def refuse_other_kind(path: Path, folder: bool) -> None:
+    """Raise CreluError when something other than a `folder` (or a regular file) stands at `path`: a folder
+    named result.json, a file named .hydra. Read or written, it would be a traceback or a misleading
+    "fix the permissions"; it is the user's to move away, so it is left as it is."""
+    if not os.path.lexists(path) or (path.is_dir() if folder else path.is_file()):
+        return
+    found = "a folder" if path.is_dir() else "a file" if path.is_file() else "a special file (a pipe...)"
+    want = f"the folder {path.name}/" if folder else f"the file {path.name}"
+    raise CreluError(f"{path} is {found}, where the run keeps {want}; move it away and rerun")
+
+
 def own_dir(path: Path) -> Path:
     """`path` as a folder of our own (a run's `.hydra/`, `tb/`): made when missing; a link is refused."""
     refuse_link(path)
+    refuse_other_kind(path, folder=True)
     try:
         path.mkdir(exist_ok=True)  # mkdir never follows a link in its place (EEXIST)
     except OSError as err:
