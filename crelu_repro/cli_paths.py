@@ -4,15 +4,22 @@ to do, not a traceback."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-from .errors import CreluError, StorageError
+from .errors import CreluError, StorageError, SymlinkError
 
 
 def output_dir(path: Path, option: str, create: bool = True) -> Path:
     """`path` as a folder to write into, created with its parents when missing (`create`; else only checked
-    that no file stands in its way)."""
+    that no file stands in its way). A symbolic link at `path` is refused: no output is written through one
+    (a link at an output file already was; one at its folder wrote wherever it pointed)."""
+    if path.is_symlink():
+        raise SymlinkError(
+            f"{option} {path} is a symbolic link (to {os.readlink(path)}); outputs are never written through "
+            f"a link. Give the folder it points to, or another {option}."
+        )
     blocker = next((p for p in (path, *path.parents) if p.exists()), None)  # the nearest that exists
     if blocker == path and not path.is_dir():
         raise CreluError(f"{option} {path} exists and is a file, not a directory; choose another {option}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from crelu_repro.analysis.cli import FIGURES, add_options, draw
 from crelu_repro.analysis.runs import load_run
 from crelu_repro.analysis.sets import FIGURE_SETS, FigureSet
+from crelu_repro.cli_paths import fail, output_dir
 from crelu_repro.errors import FAILED, CreluError
 from crelu_repro.paths import QUICK_SWEEPS, SWEEPS
 from crelu_repro.tables import Table
@@ -64,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         unknown = set(getattr(args, option).split(",")) - set(valid)
         if unknown:
             parser.error(f"unknown --{option} {', '.join(sorted(unknown))}; valid: {', '.join(valid)}")
+    try:
+        output_dir(out, "--out", create=False)  # (made by the first figure drawn)
+    except CreluError as err:  # a file or a link at --out: one line, nothing drawn
+        return fail(err)
     drawn = failed = 0
     for name in args.sets.split(","):
         try:

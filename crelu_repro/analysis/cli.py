@@ -10,7 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import FAILED, ConfigError, CreluError
+from ..cli_paths import output_dir
+from ..errors import FAILED, CreluError
 from .invariance import DEFAULT_TRANSFORMS, invariance_figure, invariance_scores
 from .pairing import pairing_figure
 from .reconstruction import METHOD, NotInvertible, reconstruct, reconstruction_figure
@@ -164,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     add_options(parser)
     args = parser.parse_args(argv)
     try:
+        output_dir(args.out, "--out", create=False)  # a file or a link there: refused before the runs load
         runs = [load_run(d) for d in args.run_dirs]
-    except ConfigError as exc:
+    except CreluError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     todo = FIGURES if args.figure == "all" else (args.figure,)
