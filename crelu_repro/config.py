@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from hydra.core.config_store import ConfigStore
@@ -85,3 +86,49 @@ def check_override_keys(overrides: list[str], groups: set[str]) -> None:
             if part not in list(node.keys()):  # (`in` is False for a key whose value is MISSING)
                 raise ConfigError(f"unknown key {key!r}: {where} has {', '.join(node.keys())}")
             node, path = node._get_node(part), [*path, part]
+
+
+def command_line_overrides(argv: list[str]) -> list[str]:
+    """The overrides of a `train.py` command line as Hydra will read them (its own argument parser: the
+    values of --cfg, --config-name... are not overrides), each checked against Hydra's override grammar.
+
+    Hydra's answer to a grammar error is four lines and exit 1; `dataset.root=my data` unquoted reaches it as
+    `dataset.root=my` and `data`. Here it is one ConfigError that says how to quote."""
+    from hydra._internal.utils import get_args_parser  # (Hydra's parser, as hydra.main uses it)
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    overrides = get_args_parser().parse_known_args(argv)[0].overrides
+    parser = OverridesParser.create()
+    for i, override in enumerate(overrides):
+        try:
+            parser.parse_overrides([override])
+        except OverrideParseException as err:
+            raise ConfigError(_grammar_error(override, overrides[i - 1] if i else "", str(err))) from None
+    return overrides
+
+
+def _grammar_error(override: str, before: str, hydra_says: str) -> str:
+    """One line: which override, what Hydra found, and the override quoted as it would parse."""
+    if "=" not in override and "=" in before:  # the shell split a value at a space
+        key, value = before.split("=", 1)
+        return (
+            f"cannot read the override {override!r} (no `=`): did the shell split `{before} {override}` at "
+            f"its space? Quote the value for Hydra and the whole override for the shell: "
+            f"{_quoted(key, f'{value} {override}')}"
+        )
+    lines = [line.strip() for line in hydra_says.splitlines()]
+    why = "; ".join(ln for ln in lines if ln.strip("^") and not ln.startswith(("See https", "Error parsing")))
+    key, _, value = override.partition("=")
+    return (
+        f"cannot read the override {override!r} ({why}). Quote a value with spaces or any of ()[]{{}},=\"' "
+        f"for Hydra and the whole override for the shell: {_quoted(key, value)} (Hydra's override grammar: "
+        "https://hydra.cc/docs/advanced/override_grammar/basic/)"
+    )
+
+
+def _quoted(key: str, value: str) -> str:
+    """`key=value` with the value in double quotes for Hydra (which escapes a `"`, and the backslashes
+    before one or at the end, with a backslash), all in single quotes for the shell (`'` becomes `'\\''`)."""
+    escaped = re.sub(r'(\\*)("|$)', lambda m: m[1] * 2 + "\\" * bool(m[2]) + m[2], value)
+    return "'" + f'{key}="{escaped}"'.replace("'", "'\\''") + "'"
