@@ -11,10 +11,13 @@ from pathlib import Path
 from .errors import CreluError, StorageError, SymlinkError
 
 
-def output_dir(path: Path, option: str, create: bool = True) -> Path:
+def output_dir(path: Path, option: str, create: bool = True, writable: bool = True, fix: str = "") -> Path:
     """`path` as a folder to write into, created with its parents when missing (`create`; else only checked
     that no file stands in its way). A symbolic link at `path` is refused: no output is written through one
-    (a link at an output file already was; one at its folder wrote wherever it pointed)."""
+    (a link at an output file already was; one at its folder wrote wherever it pointed). `writable`: the
+    folder (or the nearest one that exists) can be written to, checked before anything is written; off for a
+    run's folder, which may be a finished run's read-only copy (skipped, nothing written). `fix`: what else to
+    do when it is not writable (default: give another `option`)."""
     if path.is_symlink():
         raise SymlinkError(
             f"{option} {path} is a symbolic link (to {os.readlink(path)}); outputs are never written through "
@@ -27,6 +30,12 @@ def output_dir(path: Path, option: str, create: bool = True) -> Path:
         raise CreluError(
             f"{option} {path} cannot be created: {blocker} is a file; give a folder to write into (it is "
             "created if missing)."
+        )
+    if writable and blocker is not None and not os.access(blocker, os.W_OK | os.X_OK):
+        where = "" if blocker == path else f"cannot be created: {blocker} "
+        raise StorageError(
+            f"{option} {path} {where}is not writable (its permissions, or a read-only file system); make it "
+            f"writable, or {fix or f'give another {option}'}."
         )
     if not create:
         return path

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no finished runs under {args.sweep_dir}: no run layout written")
         return 0
     try:  # a file or a link at <sweep>/_layout: one line, nothing written through it
-        output_dir(args.sweep_dir / "_layout", "the sweep's layout folder")
+        output_dir(args.sweep_dir / "_layout", "the TensorBoard layout", fix="copy the sweep elsewhere")
     except CreluError as err:
         return fail(err)
     print(write_sweep_layout(args.sweep_dir, args.title or args.sweep_dir.name))

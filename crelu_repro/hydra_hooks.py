@@ -35,11 +35,15 @@ def _job_process_callback() -> OutputDirCheck:
 class OutputDirCheck(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         _check(lambda: _validate(config))  # before Hydra makes the run directory
-        _check(lambda: output_dir(Path(config.hydra.run.dir), "hydra.run.dir"))
+        # (writable=False: a finished run's read-only copy is skipped, writing nothing; a run to train there
+        # is refused by its lock, naming the folder)
+        _check(lambda: output_dir(Path(config.hydra.run.dir), "hydra.run.dir", writable=False))
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         # made by the sweeper, once every job's config is checked (check_sweep): here only no file in its way
-        _check(lambda: output_dir(Path(config.hydra.sweep.dir), "hydra.sweep.dir", create=False))
+        _check(
+            lambda: output_dir(Path(config.hydra.sweep.dir), "hydra.sweep.dir", create=False, writable=False)
+        )
 
     def __reduce__(self):
         return (_job_process_callback, ())
@@ -71,7 +75,7 @@ def check_sweep(sweep_dir: Path, jobs: list[tuple[list[str], DictConfig]]) -> No
             f"{len(bad)} of the sweep's {len(jobs)} jobs have an invalid configuration; no job was started "
             "and no folder made. Fix the overrides and rerun:" + "".join(f"\n  {line}" for line in listed)
         )))  # fmt: skip
-    _check(lambda: output_dir(sweep_dir, "hydra.sweep.dir"))
+    _check(lambda: output_dir(sweep_dir, "hydra.sweep.dir", writable=False))  # (a rerun of finished runs)
 
 
 MAX_LISTED = 10  # invalid jobs named in full; a 100-run table with one bad override names the first ten

@@ -92,7 +92,7 @@ class RunDir:
     def _claim(self) -> dict:
         """Rank 0: skip a complete run without writing anything; else take the lock, check the checkpoint."""
         if not self.path.is_dir():  # (an existing one is left as it is: a read-only finished run is skipped)
-            output_dir(self.path, "the run directory (hydra.run.dir or out_dir)")
+            output_dir(self.path, "the run directory (hydra.run.dir or out_dir)", writable=False)
         for name in OWN_NAMES:  # before anything is read or written: a planted link is never followed
             runio.refuse_link(self.path / name)
             runio.refuse_other_kind(self.path / name, folder=name in OWN_FOLDERS)

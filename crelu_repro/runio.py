@@ -94,10 +94,7 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         os.replace(tmp, path)
     except OSError as err:
         tmp.unlink(missing_ok=True)  # a full disk leaves the previous file untouched
-        raise StorageError(
-            f"could not write {path} ({err.strerror or err}); the previous {path.name} is intact. "
-            "Free some space (or fix the permissions) and rerun the same command: it resumes."
-        ) from err
+        raise _not_written(path, err) from err
     except BaseException:
         tmp.unlink(missing_ok=True)  # an interrupt leaves the previous file untouched
         raise
@@ -106,6 +103,20 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _not_written(path: Path, err: OSError) -> StorageError:
+    """What to do: a folder we may not write is the user's to open up (or to avoid), a full disk to clear."""
+    why = err.strerror or str(err)
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):  # (a read-only folder said "free some space")
+        return StorageError(
+            f"could not write {path} ({why}): {path.parent} cannot be written to, and nothing in it was "
+            "changed. Make it writable (or write elsewhere) and rerun."
+        )
+    return StorageError(
+        f"could not write {path} ({why}); the previous {path.name} is intact. "
+        "Free some space (or fix the permissions) and rerun the same command: it resumes."
+    )
 
 
 def write_json(path: Path, obj: dict) -> None:

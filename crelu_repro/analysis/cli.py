@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from ..cli_paths import output_dir
+from ..dashboard import TB
 from ..errors import FAILED, CreluError
 from .invariance import DEFAULT_TRANSFORMS, invariance_figure, invariance_scores
 from .pairing import pairing_figure
@@ -167,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         output_dir(args.out, "--out", create=False)  # a file or a link there: refused before the runs load
         runs = [load_run(d) for d in args.run_dirs]
+        for run in runs if not args.no_tb else ():  # each run's TensorBoard gets the figures too
+            output_dir(run.run_dir / TB, "the run's TensorBoard folder", create=False, fix="pass --no-tb")
     except CreluError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
