@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from crelu_repro.core.errors import INTERRUPTED, CreluError, fail
 from crelu_repro.core.paths import CONFIG_DIR, groups
 from crelu_repro.run import checks, sweep
-from crelu_repro.run.compose import check_override_keys, register
+from crelu_repro.run.compose import check_override_keys, command_line_overrides, register
 from crelu_repro.train import session
 
 register()
@@ -39,7 +39,7 @@ def main(cfg: DictConfig) -> float | sweep.Outcome | None:
 
 if __name__ == "__main__":
     try:
-        check_override_keys([a for a in sys.argv[1:] if not a.startswith("-")], groups())
+        check_override_keys(command_line_overrides(sys.argv[1:]), groups())  # grammar, then keys
         rank = checks.check_environment().rank  # RANK, WORLD_SIZE, CRELU_FAULT, CRELU_DATA: one line each
     except CreluError as err:
         sys.exit(fail(err))

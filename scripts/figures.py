@@ -15,7 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from crelu_repro.core.errors import FAILED, CreluError
+from crelu_repro.core.errors import FAILED, CreluError, fail
+from crelu_repro.core.files import output_dir
 from crelu_repro.core.paths import QUICK_SWEEPS, SWEEPS
 from crelu_repro.evidence.analysis.cli import FIGURES, add_options, draw
 from crelu_repro.evidence.analysis.runs import load_run
@@ -64,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         unknown = set(getattr(args, option).split(",")) - set(valid)
         if unknown:
             parser.error(f"unknown --{option} {', '.join(sorted(unknown))}; valid: {', '.join(valid)}")
+    try:
+        output_dir(out, "--out", create=False)  # (made by the first figure drawn)
+    except CreluError as err:  # a file or a link at --out: one line, nothing drawn
+        return fail(err)
     drawn = failed = 0
     for name in args.sets.split(","):
         try:

@@ -19,7 +19,8 @@
 # and writes the summary of what finished (exit 130 / 143). Exit 1 when a step failed or timed out.
 # Knobs: BUDGET_S, SUMMARY_DIR (default outputs/gpu_session), RUNS_DIR (run folders, parts and logs; default
 # a new folder under /tmp; it must be new or empty, and nothing is ever deleted), STEPS, EPOCHS, PY, WORKERS,
-# STEP_LIMIT_S (no step longer than this).
+# STEP_LIMIT_S (no step longer than this). BUDGET_S, STEP_LIMIT_S, EPOCHS and WORKERS are checked before
+# anything is made (exit 2, one line); so is a budget too small for the shortest of STEPS.
 # No script here reads or deletes a variable named OUT: remote runners preset that name for their own use.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,35 @@ RESERVE_S=15 # kept for the summary
 STEP_LIMIT_S=${STEP_LIMIT_S:-600} # no step runs longer (each also has its own cap, below)
 WORKERS=${WORKERS:-8}
 STEPS=${STEPS:-env pipeline eager imagenet check-relu check-crelu det allcnnb-compute b512-default b128-reduce-overhead}
+# Each step's expected seconds on one H100 with compilation: a step is not started with less time left.
+declare -A EXPECT=([env]=5 [pipeline]=20 [eager]=45 [imagenet]=50 [check-relu]=40 [check-crelu]=40 [det]=30
+  [allcnnb-compute]=15 [b512-default]=60 [b128-reduce-overhead]=60 [b512-reduce-overhead]=60 [b128-default]=60
+  [imagenet-compiled]=90)
+
+# The knobs, checked before anything is made: BUDGET_S=abc was "abc: unbound variable" in every step, a
+# usage error last and a runs folder left behind; BUDGET_S=0 "succeeded" with no step run.
+knob() { # NAME MIN WHAT: $NAME a whole number >= MIN (made decimal: 010 is ten, not octal), else exit 2
+  local value=${!1}
+  if [[ ! $value =~ ^[0-9]{1,9}$ ]] || ((10#$value < $2)); then
+    echo "error: $1=$value: give $3, a whole number >= $2" >&2
+    exit 2
+  fi
+  printf -v "$1" %d "$((10#$value))"
+}
+knob BUDGET_S 0 "the session's seconds"
+knob STEP_LIMIT_S 1 "the most seconds one step may run"
+knob WORKERS 0 "the naive loader's worker processes"
+[[ -z ${EPOCHS:-} ]] || knob EPOCHS 1 "the accuracy checks' epochs"
+least=0 # the shortest known step of STEPS, in seconds (an unknown name is recorded as failed, below)
+for name in $STEPS; do
+  e=${EXPECT[$name]:-0}
+  ((e > 0 && (least == 0 || e < least))) && least=$e
+done
+if ((least > 0 && BUDGET_S - RESERVE_S < least)); then
+  echo "error: BUDGET_S=$BUDGET_S leaves no time for any step (${RESERVE_S}s are kept for the summary, the" \
+    "shortest step needs about ${least}s); give BUDGET_S=$((RESERVE_S + least)) or more" >&2
+  exit 2
+fi
 if [[ -n ${RUNS_DIR:-} ]]; then
   if [[ -d $RUNS_DIR && -n $(ls -A "$RUNS_DIR") ]]; then
     echo "error: RUNS_DIR=$RUNS_DIR is not empty; give a new or empty folder (nothing here deletes files)" >&2
@@ -110,7 +140,7 @@ bench() { # NAME EXPECT CAP ARGS...: one scripts/benchmark.py measurement; its r
 }
 
 check() { # MODEL: gpu_check.sh for one model, seed 0, at the reference recipe's warm-up (pct_start 0.15)
-  run_step "check-$1" 40 150 env MODELS="$1" SEEDS=0 EPOCHS="$EPOCHS" RUNS_DIR="$RUNS_DIR/check" \
+  run_step "check-$1" "${EXPECT[check-$1]}" 150 env MODELS="$1" SEEDS=0 EPOCHS="$EPOCHS" RUNS_DIR="$RUNS_DIR/check" \
     RESULT="$RUNS_DIR/check/gpu_check.md" EXTRA="sched.pct_start=0.15 $TRAIN" bash scripts/gpu_check.sh
 }
 
@@ -148,26 +178,26 @@ EOF
   free -g 2>&1 | head -2
 }
 
-step() { # NAME: the session's steps (EXPECT CAP: seconds on one H100 with compilation, and the cap)
-  local train=(--no-pipeline --models crelu --steps 200 --warmup 20 --naive-steps 100)
+step() { # NAME: the session's steps (each with its EXPECT seconds, above, and its cap)
+  local train=(--no-pipeline --models crelu --steps 200 --warmup 20 --naive-steps 100) e=${EXPECT[$1]:-0}
   case $1 in
-  env) fn_step env 5 30 environment ;;
-  pipeline) bench pipeline 20 90 --no-train --batch-sizes "$BIG" "$SMALL" --repeats 3 --pipeline-batches 60 ;;
-  eager) bench eager 45 150 "${train[@]}" --batch-sizes "$BIG" "$SMALL" --compile none ;;
-  imagenet) bench imagenet 50 150 --no-cifar --imagenet --compile none --steps 60 --warmup 10 --naive-steps 20 \
+  env) fn_step env "$e" 30 environment ;;
+  pipeline) bench pipeline "$e" 90 --no-train --batch-sizes "$BIG" "$SMALL" --repeats 3 --pipeline-batches 60 ;;
+  eager) bench eager "$e" 150 "${train[@]}" --batch-sizes "$BIG" "$SMALL" --compile none ;;
+  imagenet) bench imagenet "$e" 150 --no-cifar --imagenet --compile none --steps 60 --warmup 10 --naive-steps 20 \
     --pipeline-batches 20 --repeats 1 ;;
   check-relu) check relu ;;
   check-crelu) check crelu ;;
-  det) fn_step det 30 90 det ;;
-  allcnnb-compute) bench allcnnb-compute 15 60 --no-cifar --imagenet --compute-only --compile none --steps 50 \
+  det) fn_step det "$e" 90 det ;;
+  allcnnb-compute) bench allcnnb-compute "$e" 60 --no-cifar --imagenet --compute-only --compile none --steps 50 \
     --warmup 5 ;;
-  b512-default) bench b512-default 60 150 "${train[@]}" --batch-sizes "$BIG" --compile default ;;
-  b128-reduce-overhead) bench b128-reduce-overhead 60 150 "${train[@]}" --batch-sizes "$SMALL" \
+  b512-default) bench b512-default "$e" 150 "${train[@]}" --batch-sizes "$BIG" --compile default ;;
+  b128-reduce-overhead) bench b128-reduce-overhead "$e" 150 "${train[@]}" --batch-sizes "$SMALL" \
     --compile reduce-overhead ;;
-  b512-reduce-overhead) bench b512-reduce-overhead 60 150 "${train[@]}" --batch-sizes "$BIG" \
+  b512-reduce-overhead) bench b512-reduce-overhead "$e" 150 "${train[@]}" --batch-sizes "$BIG" \
     --compile reduce-overhead ;;
-  b128-default) bench b128-default 60 150 "${train[@]}" --batch-sizes "$SMALL" --compile default ;;
-  imagenet-compiled) bench imagenet-compiled 90 200 --no-cifar --imagenet --no-pipeline --compile default \
+  b128-default) bench b128-default "$e" 150 "${train[@]}" --batch-sizes "$SMALL" --compile default ;;
+  imagenet-compiled) bench imagenet-compiled "$e" 200 --no-cifar --imagenet --no-pipeline --compile default \
     --steps 60 --warmup 10 --naive-steps 20 ;;
   *)
     echo "== $1: no such step (known: env pipeline eager imagenet check-relu check-crelu det" \

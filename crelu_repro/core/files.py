@@ -30,9 +30,18 @@ LABELS = "test_labels.npy"  # beside the scores, so Vote needs no access to the 
 # Folders named on a command line (`--out`, `--write`, `--sweep-dir`, `hydra.run.dir`, a run's `out_dir`):
 # checked before any work, so a file in the way or a folder that cannot be made is one message that says
 # what to do, not a traceback.
-def output_dir(path: Path, option: str, create: bool = True) -> Path:
+def output_dir(path: Path, option: str, create: bool = True, writable: bool = True, fix: str = "") -> Path:
     """`path` as a folder to write into, created with its parents when missing (`create`; else only checked
-    that no file stands in its way)."""
+    that no file stands in its way). A symbolic link at `path` is refused: no output is written through one
+    (a link at an output file already was; one at its folder wrote wherever it pointed). `writable`: the
+    folder (or the nearest one that exists) can be written to, checked before anything is written; off for a
+    run's folder, which may be a finished run's read-only copy (skipped, nothing written). `fix`: what else to
+    do when it is not writable (default: give another `option`)."""
+    if path.is_symlink():
+        raise SymlinkError(
+            f"{option} {path} is a symbolic link (to {os.readlink(path)}); outputs are never written through "
+            f"a link. Give the folder it points to, or another {option}."
+        )
     blocker = next((p for p in (path, *path.parents) if p.exists()), None)  # the nearest that exists
     if blocker == path and not path.is_dir():
         raise CreluError(f"{option} {path} exists and is a file, not a directory; choose another {option}")
@@ -40,6 +49,12 @@ def output_dir(path: Path, option: str, create: bool = True) -> Path:
         raise CreluError(
             f"{option} {path} cannot be created: {blocker} is a file; give a folder to write into (it is "
             "created if missing)."
+        )
+    if writable and blocker is not None and not os.access(blocker, os.W_OK | os.X_OK):
+        where = "" if blocker == path else f"cannot be created: {blocker} "
+        raise StorageError(
+            f"{option} {path} {where}is not writable (its permissions, or a read-only file system); make it "
+            f"writable, or {fix or f'give another {option}'}."
         )
     if not create:
         return path
@@ -97,9 +112,21 @@ def open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:
         raise
 
 
+def refuse_other_kind(path: Path, folder: bool) -> None:
+    """Raise CreluError when something other than a `folder` (or a regular file) stands at `path`: a folder
+    named result.json, a file named .hydra. Read or written, it would be a traceback or a misleading
+    "fix the permissions"; it is the user's to move away, so it is left as it is."""
+    if not os.path.lexists(path) or (path.is_dir() if folder else path.is_file()):
+        return
+    found = "a folder" if path.is_dir() else "a file" if path.is_file() else "a special file (a pipe...)"
+    want = f"the folder {path.name}/" if folder else f"the file {path.name}"
+    raise CreluError(f"{path} is {found}, where the run keeps {want}; move it away and rerun")
+
+
 def own_dir(path: Path) -> Path:
     """`path` as a folder of our own (a run's `.hydra/`, `tb/`): made when missing; a link is refused."""
     refuse_link(path)
+    refuse_other_kind(path, folder=True)
     try:
         path.mkdir(exist_ok=True)  # mkdir never follows a link in its place (EEXIST)
     except OSError as err:
@@ -126,10 +153,7 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         os.replace(tmp, path)
     except OSError as err:
         tmp.unlink(missing_ok=True)  # a full disk leaves the previous file untouched
-        raise StorageError(
-            f"could not write {path} ({err.strerror or err}); the previous {path.name} is intact. "
-            "Free some space (or fix the permissions) and rerun the same command: it resumes."
-        ) from err
+        raise _not_written(path, err) from err
     except BaseException:
         tmp.unlink(missing_ok=True)  # an interrupt leaves the previous file untouched
         raise
@@ -138,6 +162,20 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _not_written(path: Path, err: OSError) -> StorageError:
+    """What to do: a folder we may not write is the user's to open up (or to avoid), a full disk to clear."""
+    why = err.strerror or str(err)
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):  # (a read-only folder said "free some space")
+        return StorageError(
+            f"could not write {path} ({why}): {path.parent} cannot be written to, and nothing in it was "
+            "changed. Make it writable (or write elsewhere) and rerun."
+        )
+    return StorageError(
+        f"could not write {path} ({why}); the previous {path.name} is intact. "
+        "Free some space (or fix the permissions) and rerun the same command: it resumes."
+    )
 
 
 def write_json(path: Path, obj: dict) -> None:
@@ -182,9 +220,11 @@ def load_json(path: Path, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH
         if Path(path).is_symlink():
             raise JsonFileError("is a symbolic link (links are never followed)") from None
         raise JsonFileError(f"cannot be read ({err.strerror or err})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):  # before fdopen: it refuses a folder with IsADirectoryError
+        os.close(fd)
+        raise JsonFileError("is a folder, not a file" if stat.S_ISDIR(mode) else "is not a regular file")
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise JsonFileError("is not a regular file")
         data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise JsonFileError(f"is larger than {max_bytes // 2**20} MiB")

@@ -13,6 +13,7 @@ families, the datasets, ...) name the registry, and `config_checks.validate` sup
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -26,7 +27,9 @@ SEED_MAX = 2**32 - 1  # numpy's and most tools' seed range; the loaders derive p
 
 @dataclass(frozen=True)
 class Range:
-    """Numbers from `low` to `high` (None: unbounded), each end open or closed; `each`: every list item."""
+    """Numbers from `low` to `high` (None: unbounded), each end open or closed; `each`: every list item.
+    Always finite: no value of ours gives infinity a meaning (`optim.lr=inf` passed `> 0`, then trained on
+    NaN)."""
 
     low: float | None = None
     high: float | None = None
@@ -41,7 +44,8 @@ class Range:
         else:
             left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
             what = f"in {left}{_num(self.low)}, {_num(self.high)}{right}"
-        return ("each item " if self.each else "") + ("an integer " if self.integer else "") + what
+        finite = " and finite" * (self.high is None and not self.integer)  # (else implied by the bounds)
+        return ("each item " if self.each else "") + ("an integer " if self.integer else "") + what + finite
 
     def ok(self, value: Any, registries: Registries | None = None) -> bool:
         values = list(value) if self.each else [value]
@@ -49,6 +53,8 @@ class Range:
 
     def _ok_one(self, v: Any) -> bool:
         if isinstance(v, bool) or not isinstance(v, int | float) or (self.integer and not isinstance(v, int)):
+            return False
+        if isinstance(v, float) and not math.isfinite(v):  # (an int is finite; nan fails every comparison)
             return False
         low = self.low is None or (v > self.low if self.low_open else v >= self.low)
         return low and (self.high is None or (v < self.high if self.high_open else v <= self.high))

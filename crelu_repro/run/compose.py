@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from hydra.core.config_store import ConfigStore
@@ -92,3 +93,64 @@ def check_override_keys(overrides: list[str], groups: set[str]) -> None:
             if part not in list(node.keys()):  # (`in` is False for a key whose value is MISSING)
                 raise ConfigError(f"unknown key {key!r}: {where} has {', '.join(node.keys())}")
             node, path = node._get_node(part), [*path, part]
+
+
+# Hydra's own command-line flags that take a value (hydra.main's parser, Hydra 1.3): their values are not
+# overrides. `--info` takes one only when it is a topic.
+_FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
+                     "--config-dir", "-cd", "--experimental-rerun"}  # fmt: skip
+_INFO_TOPICS = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+
+
+def command_line_overrides(argv: list[str]) -> list[str]:
+    """The overrides of a `train.py` command line as Hydra will read them (the values of --cfg,
+    --config-name... are not overrides), each checked against Hydra's override grammar.
+
+    Hydra's answer to a grammar error is four lines and exit 1; `dataset.root=my data` unquoted reaches it as
+    `dataset.root=my` and `data`. Here it is one ConfigError that says how to quote."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    overrides, i = [], 0
+    while i < len(argv):
+        arg, nxt = argv[i], argv[i + 1] if i + 1 < len(argv) else None
+        if not arg.startswith("-"):
+            overrides.append(arg)
+        elif "=" not in arg and (
+            arg in _FLAGS_WITH_VALUE or (arg in ("--info", "-i") and nxt in _INFO_TOPICS)
+        ):
+            i += 1  # its value
+        i += 1
+    parser = OverridesParser.create()
+    for i, override in enumerate(overrides):
+        try:
+            parser.parse_overrides([override])
+        except OverrideParseException as err:
+            raise ConfigError(_grammar_error(override, overrides[i - 1] if i else "", str(err))) from None
+    return overrides
+
+
+def _grammar_error(override: str, before: str, hydra_says: str) -> str:
+    """One line: which override, what Hydra found, and the override quoted as it would parse."""
+    if "=" not in override and "=" in before:  # the shell split a value at a space
+        key, value = before.split("=", 1)
+        return (
+            f"cannot read the override {override!r} (no `=`): did the shell split `{before} {override}` at "
+            f"its space? Quote the value for Hydra and the whole override for the shell: "
+            f"{_quoted(key, f'{value} {override}')}"
+        )
+    lines = [line.strip() for line in hydra_says.splitlines()]
+    why = "; ".join(ln for ln in lines if ln.strip("^") and not ln.startswith(("See https", "Error parsing")))
+    key, _, value = override.partition("=")
+    return (
+        f"cannot read the override {override!r} ({why}). Quote a value with spaces or any of ()[]{{}},=\"' "
+        f"for Hydra and the whole override for the shell: {_quoted(key, value)} (Hydra's override grammar: "
+        "https://hydra.cc/docs/advanced/override_grammar/basic/)"
+    )
+
+
+def _quoted(key: str, value: str) -> str:
+    """`key=value` with the value in double quotes for Hydra (which escapes a `"`, and the backslashes
+    before one or at the end, with a backslash), all in single quotes for the shell (`'` becomes `'\\''`)."""
+    escaped = re.sub(r'(\\*)("|$)', lambda m: m[1] * 2 + "\\" * bool(m[2]) + m[2], value)
+    return "'" + f'{key}="{escaped}"'.replace("'", "'\\''") + "'"

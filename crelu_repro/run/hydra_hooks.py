@@ -36,11 +36,15 @@ class OutputDirCheck(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         run_dir = Path(config.hydra.run.dir)
         _check(lambda: check_data(_validate(config), run_dir))  # before Hydra makes the run directory
-        _check(lambda: output_dir(run_dir, "hydra.run.dir"))
+        # (writable=False: a finished run's read-only copy is skipped, writing nothing; a run to train there
+        # is refused by its lock, naming the folder)
+        _check(lambda: output_dir(run_dir, "hydra.run.dir", writable=False))
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         # made by the sweeper, once every job's config is checked (check_sweep): here only no file in its way
-        _check(lambda: output_dir(Path(config.hydra.sweep.dir), "hydra.sweep.dir", create=False))
+        _check(
+            lambda: output_dir(Path(config.hydra.sweep.dir), "hydra.sweep.dir", create=False, writable=False)
+        )
 
     def __reduce__(self):
         return (_job_process_callback, ())
@@ -80,7 +84,7 @@ def check_sweep(sweep_dir: Path, jobs: list[tuple[list[str], DictConfig]]) -> No
         )))  # fmt: skip
     for task in data.values():
         _check(lambda task=task: check_data(task, None))
-    _check(lambda: output_dir(sweep_dir, "hydra.sweep.dir"))
+    _check(lambda: output_dir(sweep_dir, "hydra.sweep.dir", writable=False))  # (a rerun of finished runs)
 
 
 def _complete(config: DictConfig) -> bool:

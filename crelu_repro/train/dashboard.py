@@ -15,7 +15,8 @@ from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
 from ..core import files
-from ..core.errors import USAGE
+from ..core.errors import USAGE, CreluError, fail
+from ..core.files import output_dir
 from ..core.results import RESULT
 
 TB = "tb"  # a run's TensorBoard folder
@@ -94,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     if not any(args.sweep_dir.rglob(RESULT)):  # e.g. multirun/claims: its own images, no runs to chart
         print(f"no finished runs under {args.sweep_dir}: no run layout written")
         return 0
+    try:  # a file or a link at <sweep>/_layout: one line, nothing written through it
+        output_dir(args.sweep_dir / "_layout", "the TensorBoard layout", fix="copy the sweep elsewhere")
+    except CreluError as err:
+        return fail(err)
     print(write_sweep_layout(args.sweep_dir, args.title or args.sweep_dir.name))
     return 0
 

@@ -38,6 +38,7 @@ LOG = "train.log"
 HYDRA = ".hydra"
 # Every name a run writes (or reads back) in its directory; README "Outputs" lists them.
 OWN_NAMES = (LOCK, LOG, HYDRA, TB, checkpoint.CHECKPOINT, files.SCORES, files.LABELS, RESULT)
+OWN_FOLDERS = (HYDRA, TB)  # the others are files
 
 
 class RunDir:
@@ -92,9 +93,10 @@ class RunDir:
     def _claim(self) -> dict:
         """Rank 0: skip a complete run without writing anything; else take the lock, check the checkpoint."""
         if not self.path.is_dir():  # (an existing one is left as it is: a read-only finished run is skipped)
-            output_dir(self.path, "the run directory (hydra.run.dir or out_dir)")
+            output_dir(self.path, "the run directory (hydra.run.dir or out_dir)", writable=False)
         for name in OWN_NAMES:  # before anything is read or written: a planted link is never followed
             files.refuse_link(self.path / name)
+            files.refuse_other_kind(self.path / name, folder=name in OWN_FOLDERS)
         if self._finished_here():
             return {"finished": True}
         self._lock()

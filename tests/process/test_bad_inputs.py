@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.helpers import IMAGENET_ARGS, TINY, run_train
+from tests.helpers import IMAGENET_ARGS, TINY, one_line_error, run_train
 from tests.helpers import IMAGENET_WNIDS as WNIDS
 
 
@@ -71,3 +71,15 @@ def test_broken_imagenet_trees_are_one_clear_error(imagenet_root, tmp_path, dama
     )
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert message in proc.stderr.lower()
+
+
+def test_an_unquoted_value_with_a_space_is_one_line_that_says_how_to_quote(tmp_path):
+    """`python train.py dataset.root=my data` printed Hydra's four-line grammar error, exit 1 (the message and
+    other grammar errors: tests/unit/test_config.py)."""
+    run_dir = tmp_path / "run"
+    proc = run_train([*TINY, "dataset.root=my", "data", f"hydra.run.dir={run_dir}"], timeout=120)
+    assert proc.returncode == 2
+    one_line_error(
+        proc.returncode, proc.stderr, "cannot read the override 'data'", """'dataset.root="my data"'"""
+    )
+    assert not run_dir.exists()

@@ -38,3 +38,15 @@ def test_each_command_exits_non_zero_with_one_line(module, args, named, tmp_path
     assert proc.returncode == 2
     one_line_error(proc.returncode, proc.stderr, *named)
     assert (tmp_path / "a_file").read_text() == "keep me\n" and not (tmp_path / "none").exists()
+
+
+def test_claims_refuses_a_link_at_out_with_one_line(tmp_path):
+    """`python -m crelu_repro.evidence.claims --out <a link to a folder>` wrote through the link (exit 0). The
+    other commands' links are in-process in tests/unit/test_cli_paths.py."""
+    (tmp_path / "sweeps").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "out").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    proc = cli("evidence.claims", "--sweeps", str(tmp_path / "sweeps"), "--out", str(tmp_path / "out"), "--no-tb")
+    assert proc.returncode == 2
+    one_line_error(proc.returncode, proc.stderr, f"--out {tmp_path / 'out'} is a symbolic link")
+    assert list((tmp_path / "elsewhere").iterdir()) == [] and list((tmp_path / "sweeps").iterdir()) == []

@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.helpers import TINY, run_train, train_env
+from tests.helpers import TINY, one_line_error, run_train, train_env
 
 
 def test_train_py_refuses_before_reading_data_or_training(tmp_path):
@@ -23,6 +23,15 @@ def test_train_py_refuses_before_reading_data_or_training(tmp_path):
     assert not run_dir.exists()  # no checkpoint, no log, no folder: not even the data was looked at
 
 
+def test_an_infinite_learning_rate_is_refused_before_the_run_folder(cifar_root, tmp_path):
+    """`optim.lr=inf` passed `> 0`: a run folder was made and training stopped on a NaN loss (exit 3)."""
+    run_dir = tmp_path / "run"
+    proc = run_train([*TINY, f"dataset.root={cifar_root}", "optim.lr=inf", f"hydra.run.dir={run_dir}"])
+    assert proc.returncode == 2
+    one_line_error(proc.returncode, proc.stderr, "optim.lr=inf: must be > 0 and finite")
+    assert not run_dir.exists()
+
+
 def test_a_sweep_with_an_invalid_job_starts_nothing_and_makes_no_folder(tmp_path):
     """Before: Hydra made each job's folder, the valid job trained and the invalid one left an error.json
     behind. Now the sweeper checks every job's config first: one message naming each invalid job (its number
@@ -36,7 +45,7 @@ def test_a_sweep_with_an_invalid_job_starts_nothing_and_makes_no_folder(tmp_path
     assert set(listed) == {"#1", "#3"}  # the jobs of lr=-1, in Hydra's order
     for job, model in (("#1", "crelu_half"), ("#3", "relu")):
         assert f" model={model} optim.lr=-1 " in listed[job]
-        assert listed[job].endswith(": invalid configuration: optim.lr=-1.0: must be > 0")
+        assert listed[job].endswith(": invalid configuration: optim.lr=-1.0: must be > 0 and finite")
     assert not (tmp_path / "multirun").exists()
 
 

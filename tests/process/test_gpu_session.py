@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, wait_for
+from tests.helpers import REPO, one_line_error, wait_for
 from tests.process.test_scripts import script_env
 
 FILES = ["benchmarks.json", "benchmarks.md", "env.txt", "logs.tar.gz", "summary.json", "summary.md"]
@@ -127,6 +127,33 @@ def test_runs_dir_must_be_new_or_empty(cifar_root, tmp_path):
     line = f"error: RUNS_DIR={tmp_path / 'runs'} is not empty; give a new or empty folder"
     assert proc.returncode == 2 and stdout.strip().splitlines() == [line + " (nothing here deletes files)"]
     assert (tmp_path / "runs" / "earlier.txt").read_text() == "kept" and not (tmp_path / "summary").exists()
+
+
+@pytest.mark.parametrize(
+    "knobs, message",
+    [
+        ({"BUDGET_S": "abc"}, "BUDGET_S=abc: give the session's seconds, a whole number >= 0"),
+        ({"BUDGET_S": "0"}, "BUDGET_S=0 leaves no time for any step"),  # exited 0, every step "not run"
+        ({"BUDGET_S": "50", "STEPS": "eager"}, "shortest step needs about 45s); give BUDGET_S=60 or more"),
+        ({"STEP_LIMIT_S": "-1"}, "STEP_LIMIT_S=-1: give the most seconds one step may run"),
+        ({"EPOCHS": "1.5"}, "EPOCHS=1.5: give the accuracy checks' epochs, a whole number >= 1"),
+        ({"WORKERS": "many"}, "WORKERS=many: give the naive loader's worker processes"),
+    ],
+    ids=["budget-text", "budget-zero", "budget-below-the-steps", "step-limit", "epochs", "workers"],
+)
+def test_a_bad_knob_is_one_line_before_anything_is_made(cifar_root, tmp_path, knobs, message):
+    """`BUDGET_S=abc` printed "abc: unbound variable" in every step, ended on an argparse usage error and
+    left a runs folder in $TMPDIR; `BUDGET_S=0` exited 0 having run nothing."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = script_env(
+        cifar_root, REHEARSAL="1", SUMMARY_DIR=str(tmp_path / "summary"), TMPDIR=str(tmp), **knobs
+    )
+    cmd = ["bash", str(REPO / "scripts" / "gpu_session.sh")]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    one_line_error(proc.returncode, proc.stderr, message)
+    assert list(tmp.iterdir()) == [] and not (tmp_path / "summary").exists()  # no runs folder, no summary
 
 
 @pytest.mark.slow  # the whole session on the CPU, about 2.5 minutes: in `make test-slow` (CI runs both)

@@ -13,7 +13,7 @@ import torch
 
 from crelu_repro.core.errors import ConfigError
 from crelu_repro.core.results import ResultError
-from tests.helpers import TINY, run_train, train_in_process
+from tests.helpers import TINY, one_line_error, run_train, train_in_process
 
 
 @pytest.mark.parametrize(
@@ -112,3 +112,16 @@ def test_no_interval_from_zero_spread_in_a_table(tmp_path):
     rows = json.loads((tmp_path / "out" / "convpool.json").read_text())["rows"]
     crelu = next(r for r in rows if (r["model"], r["dataset"]) == ("crelu", "cifar10"))
     assert crelu["vs_baseline"]["significant"] is False and crelu["vs_baseline"]["low"] is None
+
+
+@pytest.mark.parametrize("name", ["result.json", ".hydra"])
+def test_the_wrong_kind_at_a_run_name_is_one_line_through_train_py(cifar_root, tmp_path, name):
+    """`mkdir -p D/result.json && python train.py ...` gave an IsADirectoryError traceback (exit 1); a file
+    named .hydra gave exit 4 and "fix the permissions". Each kind of name once (tests/unit has them all)."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / name).mkdir() if name == "result.json" else (run_dir / name).touch()
+    proc = run_train([*TINY, f"dataset.root={cifar_root}", f"hydra.run.dir={run_dir}"])
+    assert proc.returncode == 2
+    one_line_error(proc.returncode, proc.stderr, str(run_dir / name), "move it away")
+    assert [p.name for p in run_dir.iterdir()] == [name]

@@ -4,14 +4,19 @@ commands exit non-zero with that one line is tests/process/test_cli_paths.py."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
 
 from crelu_repro.core import faults
 from crelu_repro.evidence import params, tables
+from crelu_repro.evidence.analysis.cli import main as analysis_main
 from crelu_repro.evidence.claims.cli import main as claims_main
-from tests.helpers import one_line_error
+from crelu_repro.evidence.plan import main as plan_main
+from crelu_repro.train import dashboard
+from tests.helpers import REPO, one_line_error
+from tests.helpers.claims import write_run
 
 MAINS = {"params": params.main, "tables": tables.main, "claims": claims_main}
 
@@ -95,3 +100,37 @@ def test_a_full_disk_leaves_the_previous_table_whole(places, monkeypatch, capsys
         "convpool.json",
         "convpool.md",
     ]  # no temporary file left
+
+
+def _figures_main(argv: list[str]) -> int:
+    spec = importlib.util.spec_from_file_location("figures_script", REPO / "scripts" / "figures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main(argv)
+
+
+# Each command that writes into a folder, with a link as that folder ({out}); {sweep} holds a finished run.
+LINKED_OUT = {
+    "params": (params.main, ["--write", "{out}"]),
+    "tables": (tables.main, ["convpool", "--sweep-dir", "{sweep}", "--out", "{out}"]),
+    "claims": (claims_main, ["--sweeps", "{sweep}", "--out", "{out}", "--no-tb"]),
+    "plan": (plan_main, ["--table", "convpool", "--sweeps", "{sweep}", "--out", "{out}"]),
+    "analysis": (analysis_main, ["pairing", "{sweep}", "--out", "{out}"]),
+    "figures": (_figures_main, ["--sweeps", "{sweep}", "--out", "{out}"]),
+    "dashboard": (dashboard.main, ["{sweep}"]),  # its one output: <sweep>/_layout
+}
+
+
+@pytest.mark.parametrize("command", LINKED_OUT)
+def test_a_link_at_an_output_folder_is_refused_and_its_target_untouched(command, tmp_path, capsys):
+    """`claims --out <a link to a folder>` wrote through the link (a link at a file was already refused):
+    every output folder goes through cli_paths.output_dir, which refuses one."""
+    target, sweep = tmp_path / "elsewhere", tmp_path / "sweep"
+    target.mkdir()
+    write_run(sweep, "convpool", "relu", "cifar10", 0, 10.0)  # a result, so that the dashboard writes
+    out = sweep / "_layout" if command == "dashboard" else tmp_path / "out"
+    out.symlink_to(target, target_is_directory=True)
+    main, argv = LINKED_OUT[command]
+    code = main([a.format(out=out, sweep=sweep) for a in argv])
+    one_line_error(code, capsys.readouterr().err, f"{out} is a symbolic link (to {target})")
+    assert code == 2 and list(target.iterdir()) == []  # nothing written through it

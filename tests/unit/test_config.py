@@ -4,8 +4,10 @@ naming the layer, where its shapes cannot take the images); bad input fails with
 from __future__ import annotations
 
 import re
+import shlex
 
 import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from crelu_repro.core.errors import ConfigError
@@ -14,6 +16,7 @@ from crelu_repro.data import DATASETS as REGISTERED
 from crelu_repro.models import MODEL_NAMES
 from crelu_repro.models.activations import BASES
 from crelu_repro.run.checks import validate
+from crelu_repro.run.compose import command_line_overrides
 from tests.helpers import REPO
 
 DATASETS = options("dataset")  # every configs/dataset/<name>.yaml: a new dataset is composed here too
@@ -106,3 +109,30 @@ def test_invalid_values_raise_config_error(composer, overrides, valid):
 def test_batch_not_divisible_by_world_size(composer):
     with pytest.raises(ConfigError, match="not divisible by the 3 processes"):
         validate(composer("trainer.batch_size=128"), world_size=3)
+
+
+def test_a_value_split_by_the_shell_is_one_line_that_says_how_to_quote():
+    """`python train.py dataset.root=my data` gave Hydra's four lines ("missing EQUAL at '<EOF>'"), exit 1."""
+    with pytest.raises(ConfigError) as err:
+        command_line_overrides(["trainer.device=cpu", "dataset.root=my", "data"])
+    assert str(err.value) == (
+        "cannot read the override 'data' (no `=`): did the shell split `dataset.root=my data` at its space? "
+        """Quote the value for Hydra and the whole override for the shell: 'dataset.root="my data"'"""
+    )
+
+
+@pytest.mark.parametrize("value", ["a(b)", 'b"c', "b'c(", "[1,2", "x(\\", 'x\\"y', "a=b"])
+def test_a_grammar_error_suggests_an_override_that_parses_to_the_value(value):
+    """The quoted form offered, as the shell passes it on, is read by Hydra as the value typed."""
+    with pytest.raises(ConfigError) as err:
+        command_line_overrides([f"dataset.root={value}"])
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"cannot read the override {f'dataset.root={value}'!r}")
+    (suggested,) = shlex.split(message.split("the whole override for the shell: ")[1].split(" (Hydra's")[0])
+    assert OverridesParser.create().parse_overrides([suggested])[0].value() == value
+
+
+def test_only_overrides_are_read_as_overrides():
+    """The values of Hydra's own flags (`--cfg job`) are no overrides; valid ones pass unchanged."""
+    argv = ["-m", "--cfg", "job", "model=relu,crelu", "dataset.root=my data", "hydra/launcher=slurm", "+a=1"]
+    assert command_line_overrides(argv) == argv[3:]

@@ -66,6 +66,20 @@ def test_an_out_of_range_value_of_every_field_is_refused_by_name(key, f):
     assert f"{key}=" in message and check.describe(registries()) in message, message
 
 
+FLOATS = [(k, f) for k, f in CHECKED if isinstance(c := f.metadata["check"], Range) and not c.integer]
+
+
+@pytest.mark.parametrize("key, f", FLOATS, ids=[k for k, _ in FLOATS])
+@pytest.mark.parametrize("bad", ["inf", "-inf", "nan"])
+def test_no_float_of_the_schema_takes_infinity_or_nan(key, f, bad):
+    """`optim.lr=inf` passed `> 0`, made a run folder and trained on NaN: no value of ours means infinity."""
+    check = f.metadata["check"]
+    extra = ["sched=step"] if key.startswith("sched.milestones") else []
+    with pytest.raises(ConfigError) as err:
+        validate(compose([*extra, _override(key, [float(bad)] if check.each else bad)]))
+    assert f"{key}=" in str(err.value) and check.describe() in str(err.value), str(err.value)
+
+
 @pytest.mark.parametrize(
     "key", [k for k, f in LEAVES if isinstance(f.metadata.get("check"), Free) and k not in FREE]
 )
@@ -84,6 +98,7 @@ def test_a_bool_or_enum_of_the_wrong_kind_fails_at_composition(key):
         (["optim.weight_decay=-1"], "optim.weight_decay=-1.0: must be >= 0"),
         (["sched.pct_start=1.5"], "sched.pct_start=1.5: must be in (0, 1)"),
         (["sched.div_factor=0"], "sched.div_factor=0.0: must be > 0"),
+        (["optim.lr=inf"], "optim.lr=inf: must be > 0 and finite"),
         (
             ["seed=1180591620717411303424"],
             "seed=1180591620717411303424: must be an integer in [0, 4294967295]",

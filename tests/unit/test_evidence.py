@@ -252,3 +252,30 @@ def test_bad_test_scores_leave_that_run_out_of_the_vote_only(sweeps, damage, why
     assert row["test_error"]["voters"] == 2 and row["test_error"]["vote_note"] == "2 of 3 runs voted"
     note = next(n for n in ev.not_counted if "relu/cifar10/s0_f1/test_" in ev.relative(n.path))
     assert why in note.reason and note.reason.endswith("the run is left out of the Vote")
+
+
+def test_an_edited_copy_names_the_fields_it_differs_in(sweeps):
+    """A stray copy whose `seed` was edited to 7 was listed as "a copy of the planned run relu s0_f0"."""
+    copy = run(sweeps, "relu", 0).with_name("s0_f0.bak")
+    shutil.copytree(run(sweeps, "relu", 0), copy)
+    edit(copy, seed=7)
+    assert reasons(evidence(sweeps)) == {
+        "relu/cifar10/s0_f0.bak/result.json": "differs from the planned run relu/cifar10/s0_f0: it records "
+        "seed 7 (planned 0); only the run at its place counts"
+    }
+
+
+@pytest.mark.parametrize("where", ["stray", "planned", "elsewhere"])
+def test_a_folder_named_result_json_is_listed_not_skipped(sweeps, where):
+    """Skipped without a word in a sweep (and at a planned run's place: an IsADirectoryError)."""
+    folder = {
+        "stray": run(sweeps, "relu", 0).with_name("mine") / "result.json",
+        "planned": run(sweeps, "relu", 3) / "result.json",
+        "elsewhere": sweeps / "convpool" / "other" / "a" / "result.json",
+    }[where]
+    folder.mkdir(parents=True)
+    ev = evidence(sweeps)
+    listed = reasons(ev)
+    key = "other" if where == "elsewhere" else ev.relative(folder)
+    assert listed.keys() == {key} and listed[key].endswith("is a folder, not a file"), listed
+    assert rows_of(ev)[("relu", "cifar10")]["test_error"]["values"] == ERRORS["relu"]

@@ -10,7 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ...core.errors import FAILED, ConfigError, CreluError
+from ...core.errors import FAILED, CreluError
+from ...core.files import output_dir
+from ...train.dashboard import TB
 from .invariance import DEFAULT_TRANSFORMS, invariance_figure, invariance_scores
 from .pairing import pairing_figure
 from .reconstruction import METHOD, NotInvertible, reconstruct, reconstruction_figure
@@ -164,8 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     add_options(parser)
     args = parser.parse_args(argv)
     try:
+        output_dir(args.out, "--out", create=False)  # a file or a link there: refused before the runs load
         runs = [load_run(d) for d in args.run_dirs]
-    except ConfigError as exc:
+        for run in runs if not args.no_tb else ():  # each run's TensorBoard gets the figures too
+            output_dir(run.run_dir / TB, "the run's TensorBoard folder", create=False, fix="pass --no-tb")
+    except CreluError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     todo = FIGURES if args.figure == "all" else (args.figure,)

@@ -58,6 +58,8 @@ def run(args: argparse.Namespace) -> list[Path]:
     make = "make claims" + (" QUICK=1" if args.quick else "")
     input_dir(args.sweeps, "--sweeps", f"train a table first (`make table-convpool`), then `{make}`")
     claims, unchecked = load_claims(args.claims)
+    if not args.no_tb:  # its TensorBoard copy goes under the sweeps: checked before anything is made
+        output_dir(args.sweeps / "claims", "the claims' TensorBoard folder", create=False, fix="pass --no-tb")
     output_dir(args.out, "--out")
     sweeps = Sweeps(args.sweeps, args.quick, args.overrides)
     assessments = assess(claims, sweeps, Figures(args.figures, args.quick))

@@ -199,8 +199,12 @@ def _stray_reason(evidence: Evidence, path: Path, planned: dict, by_identity: di
     except ResultError as err:
         return _short(err, path)
     twin = by_identity.get(_frozen(canonical_identity(result.identity)))
-    if twin is not None:
-        return f"a copy of the planned run {evidence.relative(twin.path)}: only the run at its place counts"
+    if twin is not None:  # its identity is the plan's; a hand edit may still have changed what it says
+        differs = _mismatch(result, twin)
+        where = evidence.relative(twin.path)
+        if differs:
+            return f"differs from the planned run {where}: {differs}; only the run at its place counts"
+        return f"a copy of the planned run {where}: only the run at its place counts"
     what = f"{result.model} on {result.dataset} (seed {result.seed}, fold {result.fold})"
     same = by_key.get((result.model, result.dataset, result.seed, result.fold))
     if same is None:
@@ -214,8 +218,9 @@ def _frozen(identity: dict) -> str:
 
 
 def _found(root: Path) -> Iterator[tuple[Path, str]]:
-    """(path, kind) under `root` without following links: kind `result.json` for a result file, `link`
-    for a symlinked result.json or folder, `unreadable` for a folder that cannot be listed."""
+    """(path, kind) under `root` without following links: kind `result.json` for a result file (or a folder
+    of that name), `link` for a symlinked result.json or folder, `unreadable` for a folder that cannot be
+    listed."""
     stack = [Path(root)]
     while stack:
         folder = stack.pop()
@@ -232,5 +237,7 @@ def _found(root: Path) -> Iterator[tuple[Path, str]]:
                     yield path, "link"
             elif entry.is_dir(follow_symlinks=False):
                 stack.append(path)
+                if entry.name == RESULT:  # not a result: named where it lies (read_result says why)
+                    yield path, RESULT
             elif entry.name == RESULT:
                 yield path, RESULT
