@@ -46,7 +46,9 @@ def test_claims_refuses_a_link_at_out_with_one_line(tmp_path):
     (tmp_path / "sweeps").mkdir()
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "out").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
-    proc = cli("evidence.claims", "--sweeps", str(tmp_path / "sweeps"), "--out", str(tmp_path / "out"), "--no-tb")
+    proc = cli(
+        "evidence.claims", "--sweeps", str(tmp_path / "sweeps"), "--out", str(tmp_path / "out"), "--no-tb"
+    )
     assert proc.returncode == 2
     one_line_error(proc.returncode, proc.stderr, f"--out {tmp_path / 'out'} is a symbolic link")
     assert list((tmp_path / "elsewhere").iterdir()) == [] and list((tmp_path / "sweeps").iterdir()) == []
