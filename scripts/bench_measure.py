@@ -5,7 +5,9 @@ naive torchvision-style reference timed on one model and batch size, input pipel
 
 from __future__ import annotations
 
+import copy
 import gc
+import itertools
 import statistics
 from collections.abc import Callable, Iterator
 from itertools import count
@@ -22,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from crelu_repro.core.distributed import Dist
 from crelu_repro.data import Split, Splits, feeder_for
+from crelu_repro.data.device_loader import channel_stats
 from crelu_repro.models import build_model, build_variant
 from crelu_repro.run.compose import compose
 from crelu_repro.train.build import build, make_optimizer, make_runtime, wrap
@@ -54,6 +57,35 @@ def project_train(cfg: DictConfig, splits: Splits, dev: torch.device, a) -> dict
         "project_peak_mib": peak,
     }
     return {**out, "steps": a.steps, **({"graphs": graphs} if t.compile else {})}
+
+
+def plain_train(cfg: DictConfig, splits: Splits, dev: torch.device, a) -> dict:
+    """img/s of a plain loop, the reference the trainer must keep up with: the same network, SGD, precision
+    and memory format as the trainer's run of `cfg`, the images held on the device as uint8, one crop
+    offset and one flip per batch; no scheduler, running sums, stop checks or progress."""
+    fresh(dev)
+    setup_backends(cfg, dev)
+    rt, batch, pad = make_runtime(cfg, dev, Dist()), cfg.trainer.batch_size, cfg.dataset.crop_padding
+    net = build_variant(cfg.model, splits.num_classes).to(dev, memory_format=rt.memory_format)
+    opt = make_optimizer(net, cfg.optim)
+    images = torch.from_numpy(splits.train.images).to(dev)  # (N, 3, H, W) uint8
+    labels = torch.from_numpy(splits.train.labels).to(dev)  # (N,)
+    mean, std = (s.to(dev).view(1, 3, 1, 1) for s in channel_stats(splits.train.images))
+    size, gen = images.shape[-1], torch.Generator().manual_seed(cfg.seed)
+
+    def step() -> None:
+        idx = torch.randint(len(labels), (batch,), generator=gen).to(dev)
+        dy, dx, flip = torch.randint(0, 2 * pad + 1, (3,), generator=gen).tolist()
+        x = F.pad(images[idx].float(), (pad,) * 4)[..., dy : dy + size, dx : dx + size]  # (B, 3, H, W)
+        x = ((x.flip(-1) if flip % 2 else x) - mean) / std
+        x = x.to(rt.dtype).contiguous(memory_format=rt.memory_format)
+        with rt.autocast():
+            loss = F.cross_entropy(net(x).float(), labels[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return {"plain_img_s": a.steps * batch / timed(step, a.steps, a.warmup, dev)}
 
 
 def model_step_rate(
@@ -210,23 +242,48 @@ def measure_all(a, dev, report: dict, base: dict, splits: Splits, naive_set, mod
     for model in models if a.train else []:
         for batch in a.batch_sizes:
             naive: dict = {}  # once per (model, batch): the reference does not depend on the compile mode
-            for mode in a.compile:
+            for mode, precision in itertools.product(a.compile, a.precision):
 
                 def both(
-                    model: str = model, batch: int = batch, mode: str = mode, naive: dict = naive
-                ) -> dict:
-                    cfg = project_cfg(
-                        [f"model={model}", f"trainer.batch_size={batch}", *extra, *compiled(a, mode)]
-                    )
+                    model: str = model, batch: int = batch, mode: str = mode, naive: dict = naive,
+                    precision: str = precision,
+                ) -> dict:  # fmt: skip
+                    overrides = [f"model={model}", f"trainer.batch_size={batch}", *extra, *compiled(a, mode)]
+                    cfg = project_cfg([*overrides, f"trainer.bf16={precision == 'bf16'}"])
                     if a.compute_only:
                         return {**step_key(cfg), **compute_alone(cfg, dev, a)}
-                    out = project_train(cfg, splits, dev, a)
-                    if not naive:
+                    out = project_and_plain(cfg, splits, dev, a)
+                    if a.naive and not naive:
                         naive.update(naive_train(model, splits.num_classes, naive_set, batch, dev, a))
                     return {**step_key(cfg), **out, **naive}  # step_key: how `make plan` finds the row
 
                 kind = "compute" if a.compute_only else "train"
-                run({"kind": kind, **base, "model": model, "batch": batch, "compile": mode}, both)
+                cfg = project_cfg([f"model={model}", f"trainer.bf16={precision == 'bf16'}", *extra])
+                used = "bf16" if make_runtime(cfg, dev, Dist()).amp else "fp32"  # (bf16 only where native)
+                row = {
+                    "kind": kind,
+                    **base,
+                    "model": model,
+                    "batch": batch,
+                    "compile": mode,
+                    "precision": used,
+                }
+                run(row, both)
+
+
+def project_and_plain(cfg: DictConfig, splits: Splits, dev: torch.device, a) -> dict:
+    """The trainer's rate, and with --plain the plain loop's beside it: the two alternate for --repeats
+    rounds (a shared machine's load falls on both alike) and the medians are reported."""
+    if not (a.plain and hasattr(splits.train, "images")):  # (the plain loop holds CIFAR-style arrays)
+        return project_train(cfg, splits, dev, a)
+    rounds = [(project_train(copy.deepcopy(cfg), splits, dev, a), plain_train(cfg, splits, dev, a))
+              for _ in range(a.repeats)]  # fmt: skip
+    out = rounds[0][0]
+    out["project_img_s"] = statistics.median(p["project_img_s"] for p, _ in rounds)
+    out["plain_img_s"] = statistics.median(q["plain_img_s"] for _, q in rounds)
+    out["vs_plain"] = out["project_img_s"] / out["plain_img_s"]
+    out["rounds_vs_plain"] = " ".join(f"{p['project_img_s']:.0f}/{q['plain_img_s']:.0f}" for p, q in rounds)
+    return out
 
 
 def compiled(a, mode: str) -> list[str]:

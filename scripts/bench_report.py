@@ -24,17 +24,21 @@ HEAD = {"dataset": "data", "project_img_s": "project img/s", "naive_img_s": "nai
         "model_only_img_s": "model step alone img/s", "project_peak_mib": "peak MiB project",
         "naive_peak_mib": "peak MiB naive", "batches": "batches per round", "steps": "timed steps",
         "graphs": "compiled graphs / breaks / cudagraph skips", "threads": "torch threads",
-        "workers": "naive workers"}  # fmt: skip
+        "workers": "naive workers", "plain_img_s": "plain loop img/s", "vs_plain": "project / plain",
+        "rounds_vs_plain": "rounds (project/plain img/s)"}  # fmt: skip
 PIPE_COLS = "dataset device threads workers batch project_img_s naive_img_s ratio batches error"
 COMPUTE_COLS = (
     "dataset device threads model batch compile model_only_img_s project_peak_mib steps graphs error"
 )
 TRAIN_COLS = (
-    "dataset device threads workers model batch compile project_img_s naive_img_s ratio model_only_img_s "
-    "project_peak_mib naive_peak_mib steps graphs error"
+    "dataset device threads workers model batch compile precision project_img_s plain_img_s vs_plain "
+    "rounds_vs_plain naive_img_s ratio model_only_img_s project_peak_mib naive_peak_mib steps graphs error"
 )
 NOTES = (
-    "project: `train_one_epoch` fed by the trainer's own loader, built as train.py builds them. naive: PIL "
+    "project: `train_one_epoch` fed by the trainer's own loader, built as train.py builds them. plain: a "
+    "plain loop with the same network, precision and memory format, images held on the device, one crop "
+    "offset per batch (scripts/bench_measure.py `plain_train`); it and the project alternate rounds, "
+    "medians shown. naive: PIL "
     "transforms in a DataLoader with workers, fp32, NCHW, plain SGD, the same model. model step alone: "
     "forward, backward and optimizer on one fixed batch, the loop's ceiling. torch threads: the "
     "process's intra-op threads; rows run with --threads give no verdict."

@@ -152,6 +152,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="untimed steps first: compiling, autotuning (default: 30 on CUDA, 1 on a CPU)",
     )
     add("--naive-steps", type=int, help="timed steps of the naive reference (default: --steps)")
+    add("--no-naive", dest="naive", action="store_false", help="no naive DataLoader reference rows")
+    add("--plain", action="store_true", help="a plain loop beside the trainer's: same network, precision "
+        "and memory format, one crop offset per batch; they alternate --repeats rounds (CIFAR)")  # fmt: skip
+    add(
+        "--precision",
+        nargs="+",
+        default=["bf16"],
+        choices=["bf16", "fp32"],
+        help="trainer.bf16 of the training rows (bf16 runs only where native: CUDA, avx512_bf16/AMX CPUs)",
+    )
     add("--pipeline-batches", type=int, default=60, help="timed batches per input-pipeline round")
     add("--pipeline-warmup", type=int, default=5)
     add("--repeats", type=int, default=3, help="input-pipeline rounds (the median is reported)")

@@ -90,6 +90,19 @@ def device_kind(want: str) -> str:
     return "cuda" if want in ("cuda", "auto") and torch.cuda.is_available() else "cpu"
 
 
+def native_bf16(kind: str) -> bool:
+    """Whether bf16 autocast is fast on this device kind: CUDA, or a CPU whose instructions compute in bf16
+    (avx512_bf16 or AMX). Elsewhere bf16 would be emulated, slower than fp32, so runs stay in fp32."""
+    if kind == "cuda":
+        return True
+    try:
+        with open("/proc/cpuinfo") as f:  # Linux; elsewhere fp32
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def device_problem(want: str) -> str | None:
     """Why `trainer.device=want` cannot run here (a config check: said before any folder is made)."""
     if want == "cuda" and not torch.cuda.is_available():

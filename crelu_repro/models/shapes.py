@@ -178,7 +178,7 @@ def check_fits(
     """ConfigError when one training step surely needs more than the device has. `activations`: elements
     per image (models.shapes.Shapes)."""
     state = params * 4 * (2 if momentum else 1)  # fp32 weights and momentum buffers
-    acts = activations * per_process_batch * (2 if bf16 and kind == "cuda" else 4)
+    acts = activations * per_process_batch * (2 if bf16 else 4)
     have, where = capacity(kind, local_rank, local_world)
     need = state + acts
     if need > have:

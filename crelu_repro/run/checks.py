@@ -22,7 +22,7 @@ from pathlib import Path
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from ..core import distributed, faults
-from ..core.distributed import device_kind, device_problem, launch_env
+from ..core.distributed import device_kind, device_problem, launch_env, native_bf16
 from ..core.errors import ConfigError, DatasetError
 from ..core.paths import MAX_COMPONENT, SHARED, load_group_file, safe_path_component
 from ..core.results import RESULT
@@ -136,11 +136,12 @@ def check_data(cfg: DictConfig, run_dir: str | Path | None) -> None:
 
 def _check_memory(cfg: DictConfig, variant, shapes, world_size: int) -> None:
     """One training step's lower-bound memory against the device this run will use (shapes.py)."""
-    t, env = cfg.trainer, launch_env()
+    t, env, kind = cfg.trainer, launch_env(), device_kind(choice(cfg.trainer.device))
     check_fits(
-        shapes.params, shapes.activations, per_process_batch=t.batch_size // world_size, bf16=t.bf16,
-        momentum=cfg.optim.momentum > 0, kind=device_kind(choice(t.device)), local_rank=env.local_rank,
-        local_world=env.local_world, what=f"model {label(variant)} at trainer.batch_size={t.batch_size}",
+        shapes.params, shapes.activations, per_process_batch=t.batch_size // world_size,
+        bf16=t.bf16 and native_bf16(kind), momentum=cfg.optim.momentum > 0, kind=kind,
+        local_rank=env.local_rank, local_world=env.local_world,
+        what=f"model {label(variant)} at trainer.batch_size={t.batch_size}",
     )  # fmt: skip
 
 

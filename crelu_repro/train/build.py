@@ -42,9 +42,10 @@ class Built:
 
 
 def make_runtime(cfg: DictConfig, device: torch.device, ctx: distributed.Dist) -> Runtime:
-    cuda, t = device.type == "cuda", cfg.trainer
+    t = cfg.trainer
     quiet = not sys.stdout.isatty() or in_multirun() or not ctx.is_main  # a bar only for a person watching
-    return Runtime(device, ctx, cuda and t.bf16, cuda and t.channels_last, t.progress and not quiet)
+    amp = t.bf16 and distributed.native_bf16(device.type)  # bf16 where the device computes in it natively
+    return Runtime(device, ctx, amp, t.channels_last, t.progress and not quiet)
 
 
 def build(

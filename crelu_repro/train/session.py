@@ -98,7 +98,7 @@ class Runtime:
         self._agreement = distributed.Agreement(self.dist)
 
     def autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.amp else nullcontext()
 
     @property
     def dtype(self) -> torch.dtype:

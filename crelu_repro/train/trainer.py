@@ -80,9 +80,10 @@ def fit(cfg: DictConfig, built: Built, state: TrainState, run: RunDir) -> None:
     """Train until `trainer.epochs`; checkpoint after each epoch and pause; on a stop, raise Preempted."""
     rt, t, model = built.rt, cfg.trainer, label(run.variant)
     log.info(
-        "training %s on %s (%d train / %d val / %d test images) on %s x%d -> %s", model,
+        "training %s on %s (%d train / %d val / %d test images) on %s x%d (%s%s) -> %s", model,
         cfg.dataset.name, len(built.loaders.train), len(built.loaders.val or ()), len(built.loaders.test),
-        rt.device, rt.dist.world, run.path,
+        rt.device, rt.dist.world, "bf16 autocast" if rt.amp else "fp32",
+        ", channels_last" if rt.channels_last else "", run.path,
     )  # fmt: skip
     if rt.stop_agreed(settle=True):  # a signal while the data was read: nothing trained; leave a checkpoint
         save(run.path, built, state, run.identity)
