@@ -11,7 +11,9 @@ ARGS ?=
 # QUICK=1 runs a table's QUICK recipe instead (each experiment's `table.quick` node: a data subset, one
 # epoch, two models per row: configs/experiment/quick.yaml) into multirun/quick/ and results/quick/: same columns, numbers not comparable.
 QUICK ?=
-SWEEPS = $(shell $(PY) -m crelu_repro.core.paths $(if $(QUICK),--quick))  # (crelu_repro/core/paths.py: their one home)
+# The sweeps' root (crelu_repro/core/paths.py: their one home). No comment after the value: make would keep
+# the spaces before it, and $(SWEEPS)/$(TABLE) would split in two.
+SWEEPS = $(shell $(PY) -m crelu_repro.core.paths $(if $(QUICK),--quick))
 TABLES_OUT := $(if $(QUICK),results/quick,results)
 
 # Every configs/experiment/<table>.yaml with a `table:` node is a table (crelu_repro/evidence/tables/).

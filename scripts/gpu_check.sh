@@ -4,7 +4,7 @@
 # reference accuracy it is read against lives in scripts/gpu_summary.py (REFERENCE); scripts/gpu_session.sh
 # runs it for seed 0 beside every other GPU check.
 #
-# On a GPU machine without network, from the repo root (see README "GPU session"):
+# On a GPU machine without network, from the repo root (see docs/gpu.md "GPU session"):
 #   source .gpu-kit/bootstrap.sh && RUNS_DIR=/tmp/gpu_check SUMMARY_DIR=<folder> bash scripts/gpu_check.sh
 #
 # Each run's whole output goes to $RUNS_DIR/<model>_s<seed>.log and its run folder (checkpoint included) to

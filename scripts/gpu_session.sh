@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command for a GPU session: every GPU check of this project within BUDGET_S seconds (default 540, with
 # the summary), a few small files in SUMMARY_DIR, a short table printed last with each figure beside its
-# target. On a GPU machine without network, from the repo root (README "GPU session" lays out .gpu-kit/):
+# target. On a GPU machine without network, from the repo root (docs/gpu.md "GPU session" lays out .gpu-kit/):
 #   source .gpu-kit/bootstrap.sh && SUMMARY_DIR=<folder that comes back> bash scripts/gpu_session.sh
 # or `make gpu-session SUMMARY_DIR=...`. A CPU rehearsal of the same steps, tiny sizes: REHEARSAL=1 (make
 # gpu-session-rehearsal).

@@ -1,6 +1,6 @@
 """User-facing errors: the entry points print their message alone (no traceback) and exit non-zero.
 
-Every exit status the project's commands use is named here (README "What survives a crash" says when): 0 done,
+Every exit status the project's commands use is named here (docs/reliability.md says when): 0 done,
 FAILED some of the work failed (the rest is written), USAGE a problem the user can fix (CreluError), 3 a
 diverged run, 4 a write that failed, 75 a run directory in use, INTERRUPTED a second Ctrl-C, 143 SIGTERM.
 """

@@ -157,7 +157,7 @@ class SchedName(Enum):
 
 @dataclass
 class ModelConfig:
-    """A variant's description (configs/model/<name>.yaml; README "Models" lists the keys)."""
+    """A variant's description (configs/model/<name>.yaml; docs/training.md "Models" lists the keys)."""
 
     name: str = free("the file's name, or your label; checked to be one safe path component")
     family: str = one_of("families")  # the layer table (crelu_repro/models/<family>.py)

@@ -5,7 +5,7 @@ configs/dataset/<name>.yaml holds its values. `cifar/` serves cifar10 and cifar1
 A plug-in is imported when its dataset is chosen, never before: a CIFAR run reads no ImageNet code. Its
 module's name starts its datasets' names (cifar -> cifar10), which is where the registry looks first; a
 plug-in named otherwise is still found, by searching every module. A dataset defined elsewhere (a test, a
-project of yours) is `register(name, entry)`. README "Extending" walks through adding one.
+project of yours) is `register(name, entry)`. docs/extending.md walks through adding one.
 
 The rest is shared by every dataset: the neutral types (types.py), a protocol's splits (splits.py), the
 on-device uint8 loader (device_loader.py), the evaluation protocols (evaluate.py).

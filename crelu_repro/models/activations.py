@@ -3,7 +3,7 @@
 The multiplier is what the model builder needs to track channels: CReLU doubles the number of maps
 (it keeps both phases), every element-wise activation keeps it. An activation that takes a base is built
 around `model.crelu_base` (one of BASES), and only where one is used does the base belong to the network's
-identity. A new activation is one entry in ACTIVATIONS (README "Extending").
+identity. A new activation is one entry in ACTIVATIONS (docs/extending.md).
 """
 
 from __future__ import annotations

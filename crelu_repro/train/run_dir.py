@@ -36,7 +36,7 @@ log = logging.getLogger("crelu_repro")
 LOCK = ".lock"
 LOG = "train.log"
 HYDRA = ".hydra"
-# Every name a run writes (or reads back) in its directory; README "Outputs" lists them.
+# Every name a run writes (or reads back) in its directory; docs/outputs.md lists them.
 OWN_NAMES = (LOCK, LOG, HYDRA, TB, checkpoint.CHECKPOINT, files.SCORES, files.LABELS, RESULT)
 OWN_FOLDERS = (HYDRA, TB)  # the others are files
 

@@ -1,4 +1,4 @@
-"""README "Extending", kept true: a new activation is one registry entry, a new dataset one module (its
+"""docs/extending.md, kept true: a new activation is one registry entry, a new dataset one module (its
 `DatasetEntry`) plus one YAML file, and either trains in-process through the one trainer with nothing else
 changed. (A new table is one YAML file: tests/unit/test_table_recipes.py trains one.)"""
 

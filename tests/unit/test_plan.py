@@ -118,7 +118,7 @@ def test_the_default_plan_reads_figures_and_never_measures(tiny, monkeypatch, ca
     rows = {r["row"]: r for r in table["rows"]}
     assert rows["relu"]["card"]["source"] == "benchmark (NVIDIA H200, 2026-12-01 10:00 UTC)"
     assert rows["relu"]["card"]["step_s"] == pytest.approx(16 / 16_000)
-    estimate = rows["crelu_half"]["card"]  # no row for it: MACs at the reference (README: 0.13 vs 0.65 GMAC)
+    estimate = rows["crelu_half"]["card"]  # no row: MACs at the reference (docs/tables.md: 0.13 vs 0.65 GMAC)
     assert estimate["kind"] == "estimate" and "46,000 img/s on an H200" in estimate["source"]
     assert estimate["step_s"] == pytest.approx(16 / 46_000 * 0.13 / 0.65, rel=0.02)
     for r in rows.values():

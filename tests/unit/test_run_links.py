@@ -1,6 +1,6 @@
 """Nothing is written outside a run: a symbolic link in the place of any file or folder a run writes is
-refused with one line naming it, and its target is never touched (README: "Outputs are written only under
-fixed names inside the run directory")."""
+refused with one line naming it, and its target is never touched (docs/reliability.md: "Outputs are written
+only under fixed names inside the run directory")."""
 
 from __future__ import annotations
 
