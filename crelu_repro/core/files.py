@@ -191,7 +191,7 @@ def write_npy(path: Path, array: np.ndarray) -> None:
 
 
 def read_json(path: Path) -> dict | None:
-    """A JSON file's contents, or None when absent or unusable (jsonio's bounds: size, depth, no link)."""
+    """A JSON file's contents, or None when absent or unusable (load_json's bounds: size, depth, no link)."""
     try:
         return load_json(path)
     except (FileNotFoundError, JsonFileError):

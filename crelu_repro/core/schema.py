@@ -3,12 +3,12 @@
 Hydra validates the types against these dataclasses at composition (an unknown key, a wrong type or an
 unknown enum value fails naming the valid ones). Each field also declares its range: `at_least(1)`,
 `between(0, 1, high_open=True)`, `one_of(...)`, or `free(why)` for values with no range (a path, a
-name). `config_checks.validate` checks them all before anything is read; a test walks every field with an
+name). `run/checks.py validate` checks them all before anything is read; a test walks every field with an
 out-of-range value, so a field added without a range fails it.
 
 Defaults and their provenance ("paper" or "ours: why") live in the YAML files (crelu_repro/configs/) and
 nowhere else: a field the YAML sets is MISSING here. A leaf: the ranges that are a registry's keys (the
-families, the datasets, ...) name the registry, and `config_checks.validate` supplies its keys.
+families, the datasets, ...) name the registry, and `run/checks.py validate` supplies its keys.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 from omegaconf import MISSING
 
-Registries = Mapping[str, Iterable[str]]  # a registry's name -> its keys (config_checks.registries)
+Registries = Mapping[str, Iterable[str]]  # a registry's name -> its keys (run/checks.py registries)
 SEED_MAX = 2**32 - 1  # numpy's and most tools' seed range; the loaders derive per-epoch seeds from it
 
 
@@ -78,7 +78,7 @@ class OneOf:
 
     def keys(self, registries: Registries | None = None) -> Iterable[str]:
         """The tuple, or the registry's keys as supplied (a registry may answer `in` without listing them:
-        config_checks.CompileBackends)."""
+        run/checks.py CompileBackends)."""
         return self.choices if isinstance(self.choices, tuple) else (registries or {})[self.choices]
 
     def valid(self, registries: Registries | None = None) -> list[str]:
@@ -212,7 +212,7 @@ class TrainerConfig:
 class OptimConfig:
     name: str = one_of(("sgd",))
     lr: float = above(0)
-    momentum: float = between(0, 1, high_open=True)  # > 0 with nesterov (config_checks.validate)
+    momentum: float = between(0, 1, high_open=True)  # > 0 with nesterov (run/checks.py validate)
     nesterov: bool = typed(MISSING)
     weight_decay: float = at_least(0, integer=False)
     decay_bn_and_bias: bool = typed(MISSING)
@@ -234,14 +234,14 @@ class SchedConfig:
 class EvalConfig:
     protocol: Protocol = typed(MISSING)
     models: int = at_least(1)
-    fold: int = at_least(0)  # < folds (config_checks.validate)
+    fold: int = at_least(0)  # < folds (run/checks.py validate)
     folds: int = at_least(2)
     split_seed: int = between(0, SEED_MAX, integer=True)
     train_error_images: int = at_least(0)  # the final clean train-error pass uses the first N; 0 = all
 
 
 # Values only some schedulers read: elsewhere a value other than the default would be ignored yet recorded in
-# the run's identity, so config_checks.validate refuses it. key -> (the choice it depends on, readers). (The
+# the run's identity, so run/checks.py validate refuses it. key -> (the choice it depends on, readers). (The
 # datasets say themselves which keys they ignore: DatasetEntry.ignores.)
 READ_ONLY_BY = {
     "sched.pct_start": ("sched.name", ("onecycle",)),

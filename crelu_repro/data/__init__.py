@@ -7,8 +7,8 @@ module's name starts its datasets' names (cifar -> cifar10), which is where the 
 plug-in named otherwise is still found, by searching every module. A dataset defined elsewhere (a test, a
 project of yours) is `register(name, entry)`. docs/extending.md walks through adding one.
 
-The rest is shared by every dataset: the neutral types (types.py), a protocol's splits (splits.py), the
-on-device uint8 loader (device_loader.py), the evaluation protocols (evaluate.py).
+The rest is shared by every dataset: the neutral types (types.py), a protocol's splits (here: hold_out,
+whole), the on-device uint8 loader (device_loader.py), the evaluation protocols (evaluate.py).
 """
 
 from __future__ import annotations

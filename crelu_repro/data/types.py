@@ -1,6 +1,6 @@
 """The neutral types every dataset shares: what a reader returns (`RawData`), a protocol's splits, the
 interface of a loader, and what a dataset plug-in provides (`DatasetEntry`). A plug-in
-(crelu_repro/data/cifar/reader/, data/imagenet/, or a module of yours) imports these, never another dataset's.
+(crelu_repro/data/cifar/, data/imagenet/, or a module of yours) imports these, never another dataset's.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from .activations import BASES, get_activation, make_activation
 
 CLASSES = -1  # placeholder for "num_classes" in a spec's filter count
 # ours: 16x a layer's filters is far past anything that trains on one GPU (the memory estimate in
-# crelu_repro/models/memory.py refuses, naming the cost, what would not fit below that)
+# crelu_repro/models/shapes.py check_fits refuses, naming the cost, what would not fit below that)
 MAX_WIDTH = 16.0
 
 

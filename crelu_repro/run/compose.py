@@ -1,6 +1,6 @@
 """Composing the Hydra configs (crelu_repro/configs/): the schema (schema.py) and the resolvers registered,
 `compose` for in-process runs, and overrides checked by key. What a composed config may hold is checked by
-`config_checks.validate`; what defines a run's result is `identity.py`.
+`run/checks.py validate`; what defines a run's result is `identity.py`.
 """
 
 from __future__ import annotations

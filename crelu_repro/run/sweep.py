@@ -131,7 +131,7 @@ def _remove_if_empty(path: Path) -> None:
 
 def error_message(path: Path) -> str:
     """The one-line error an error.json records, whatever the file holds (it may be damaged or foreign:
-    read through jsonio's bounds, any shape)."""
+    read through files.load_json's bounds, any shape)."""
     try:
         obj = files.load_json(path)
     except FileNotFoundError:

@@ -124,7 +124,7 @@ LINKED_OUT = {
 @pytest.mark.parametrize("command", LINKED_OUT)
 def test_a_link_at_an_output_folder_is_refused_and_its_target_untouched(command, tmp_path, capsys):
     """`claims --out <a link to a folder>` wrote through the link (a link at a file was already refused):
-    every output folder goes through cli_paths.output_dir, which refuses one."""
+    every output folder goes through files.output_dir, which refuses one."""
     target, sweep = tmp_path / "elsewhere", tmp_path / "sweep"
     target.mkdir()
     write_run(sweep, "convpool", "relu", "cifar10", 0, 10.0)  # a result, so that the dashboard writes

@@ -1,6 +1,6 @@
-"""The ImageNet loader's background thread (data/prefetch.py): batches in order, one made ahead, errors
-raised in the caller, the thread gone when the caller stops; on CUDA (forced here with stand-in streams) a
-side stream that waits for the caller's, batches handed over with an event and `record_stream`, and
+"""The ImageNet loader's background thread (data/imagenet/prefetch.py): batches in order, one made ahead,
+errors raised in the caller, the thread gone when the caller stops; on CUDA (forced here with stand-in
+streams) a side stream that waits for the caller's, batches handed over with an event and `record_stream`, and
 nvJPEG only once the decoding stream has drained."""
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def output_rows(good: np.ndarray, train: bool) -> np.ndarray:
 
 def tv_resize(images: torch.Tensor, size: list[int], antialias: bool = True) -> torch.Tensor:
     """torchvision's resize, imported on first use (importing torchvision costs a process about 1.5 s; only
-    ImageNet batches resize: see data/jpeg.py's decode_jpeg)."""
+    ImageNet batches resize: see jpeg.py's decode_jpeg)."""
     from torchvision.transforms.v2.functional import resize
 
     return resize(images, size, antialias=antialias)

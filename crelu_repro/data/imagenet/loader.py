@@ -14,7 +14,7 @@ training the slot takes a copy of the next readable image of the rank's batch (c
 static shapes, aligned labels. In evaluation the batch shrinks (a duplicate would bias the error). More
 than 0.1% unreadable among the files seen -> DatasetError; one bad file alone never stops a run (a small
 sample says nothing about the rate).
-Scanning the folders lives in imagenet_scan.py, reading and decoding files in jpeg.py.
+Scanning the folders lives in scan.py, reading and decoding files in jpeg.py.
 """
 
 from __future__ import annotations

@@ -86,8 +86,8 @@ def eval_images(
     run: Run, n: int, data_root: str | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """`n` test images of the run's dataset, preprocessed and normalized as its evaluation did: the dataset's
-    own test loader (datasets/) with limit_test=n. CIFAR: the first n test images, normalized with the
-    statistics of the run's own training split; ImageNet: n validation images taken round-robin over
+    own test loader (data/: its plug-in) with limit_test=n. CIFAR: the first n test images, normalized with
+    the statistics of the run's own training split; ImageNet: n validation images taken round-robin over
     classes, center crops. Returns (x, mean, std): x (n, 3, H, W) float32 = (pixels - mean) / std, mean and
     std (3,) in pixel units; fewer than n rows if some ImageNet files are unreadable."""
     from ...data import feeder_for, load_splits

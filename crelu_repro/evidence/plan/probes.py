@@ -3,8 +3,8 @@
 
 A stored probe is keyed by the device's name, the torch version and `probe.step_key` (network, dataset, image
 size, batch, runtime switches): a probe from another machine or another torch is never reused. The file is
-written atomically after each probe (never through a link) and read through jsonio's bounds; one that does
-not have this shape stops the plan with one line.
+written atomically after each probe (never through a link) and read through files.load_json's bounds; one
+that does not have this shape stops the plan with one line.
 
 The probe reads the dataset's files when they are here (never downloading); CIFAR without its files is
 probed on random images in the official counts (the device loader's work does not depend on the pixels);

@@ -1,4 +1,4 @@
-"""results/plan.md and plan.json, written atomically (runio)."""
+"""results/plan.md and plan.json, written atomically (core/files.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """results/<table>.md and .json: the rows, the recipe they show, the failed runs and what was not counted.
-Both files are written atomically (runio)."""
+Both files are written atomically (core/files.py)."""
 
 from __future__ import annotations
 
