@@ -19,6 +19,7 @@ from ..core.errors import CreluError, fail
 from ..core.files import output_dir
 from ..core.paths import dataset_classes
 from ..models import baseline, build_model, load_variant
+from ..run.identity import code_version
 from .paper import parse_count, reported_models
 
 
@@ -65,6 +66,9 @@ def markdown(rows: list[dict]) -> str:
         "",
         "`ours (conv+fc weights)` counts conv and linear weights only (the paper's convention);",
         "`ours (all)` adds biases and BN. Ratio: conv weights against the family's ReLU baseline.",
+        "",
+        f"Written by `make table-params` (`python -m crelu_repro.params --write DIR`), code "
+        f"`{code_version()}`.",
         "",
         "| model | dataset | paper | ours (conv+fc weights) | ours (all) | ratio | note |",
         "|---|---|---|---|---|---|---|",
