@@ -1,2 +1,2 @@
-"""Training a run: where it executes (runtime), what it trains with (build), where it is (state), its
+"""Training a run: where it executes (session), what it trains with (build), where it is (state), its
 checkpoint and its directory, and the one trainer (`trainer.train(cfg)`)."""

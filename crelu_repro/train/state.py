@@ -78,7 +78,6 @@ class TrainState:
     history: list[dict] = field(default_factory=list)
     wall_before: float = 0.0  # seconds spent before this session (resumes)
     started: float = field(default_factory=time.time)
-    resumed: bool = False
     saved: dict | None = None  # the state_dict of the last checkpoint on disk (None: none yet)
 
     @property
@@ -103,7 +102,7 @@ class TrainState:
         loss, errors, seen, bad = (s.to(device) for s in state["sums"])
         keep = 1 if is_main else 0  # the checkpoint holds all ranks' sums: count them once
         self.sums = EpochSums(loss * keep, errors * keep, seen * keep, bad)
-        self.wall_before, self.started, self.resumed = state["wall_s"], time.time(), True
+        self.wall_before, self.started = state["wall_s"], time.time()
 
     @classmethod
     def fresh(cls, device: torch.device) -> TrainState:

@@ -12,7 +12,6 @@ import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -159,7 +158,3 @@ def check_name(name: str) -> str:
             "configs/experiment/<name>.yaml with a `table:` node)"
         )
     return name
-
-
-def sweep_dir_of(experiment: DictConfig) -> Path:
-    return Path(str(experiment.hydra.sweep.dir))
