@@ -258,7 +258,9 @@ def measure_all(a, dev, report: dict, base: dict, splits: Splits, naive_set, mod
                     return {**step_key(cfg), **out, **naive}  # step_key: how `make plan` finds the row
 
                 kind = "compute" if a.compute_only else "train"
-                cfg = project_cfg([f"model={model}", f"trainer.bf16={precision == 'bf16'}", *extra])
+                cfg = project_cfg(
+                    [f"trainer.bf16={precision == 'bf16'}", *extra]
+                )  # (the model's own: in run)
                 used = "bf16" if make_runtime(cfg, dev, Dist()).amp else "fp32"  # (bf16 only where native)
                 row = {
                     "kind": kind,

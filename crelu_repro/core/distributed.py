@@ -93,14 +93,16 @@ def device_kind(want: str) -> str:
 def native_bf16(kind: str) -> bool:
     """Whether bf16 autocast is fast on this device kind: CUDA, or a CPU whose instructions compute in bf16
     (avx512_bf16 or AMX). Elsewhere bf16 would be emulated, slower than fp32, so runs stay in fp32."""
-    if kind == "cuda":
-        return True
+    return kind == "cuda" or bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux's /proc/cpuinfo; empty elsewhere)."""
     try:
-        with open("/proc/cpuinfo") as f:  # Linux; elsewhere fp32
-            flags = next((line for line in f if line.startswith("flags")), "").split()
+        with open("/proc/cpuinfo") as f:
+            return set(next((line for line in f if line.startswith("flags")), "").split())
     except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+        return set()
 
 
 def device_problem(want: str) -> str | None:

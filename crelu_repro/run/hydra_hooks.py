@@ -20,7 +20,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ..core.errors import ConfigError, CreluError, fail
+from ..core.errors import ConfigError, CreluError, DatasetError, fail
 from ..core.files import output_dir
 from ..core.results import RESULT
 from .checks import check_data, check_environment, validate
@@ -75,16 +75,29 @@ def check_sweep(sweep_dir: Path, jobs: list[tuple[list[str], DictConfig]]) -> No
             bad.append(f"#{num} {' '.join(overrides)}: {' '.join(str(err).split())}")
             continue
         if not _complete(config):
-            data.setdefault((task.dataset.name, task.dataset.root, task.dataset.download), task)
+            data.setdefault((task.dataset.name, task.dataset.root, task.dataset.download), []).append(task)
     if bad:
         listed = bad[:MAX_LISTED] + [f"... and {len(bad) - MAX_LISTED} more"] * (len(bad) > MAX_LISTED)
         sys.exit(fail(ConfigError(
             f"{len(bad)} of the sweep's {len(jobs)} jobs have an invalid configuration; no job was started "
             "and no folder made. Fix the overrides and rerun:" + "".join(f"\n  {line}" for line in listed)
         )))  # fmt: skip
-    for task in data.values():
-        _check(lambda task=task: check_data(task, None))
+    for tasks in data.values():
+        _check(lambda tasks=tasks: _locate(tasks, len(jobs)))
     _check(lambda: output_dir(sweep_dir, "hydra.sweep.dir", writable=False))  # (a rerun of finished runs)
+
+
+def _locate(tasks: list[DictConfig], jobs: int) -> None:
+    """The data of `tasks` (the jobs of one dataset), or one line: which dataset, how many jobs need it,
+    and how to run the others without it."""
+    try:
+        check_data(tasks[0], None)
+    except DatasetError as err:
+        name = tasks[0].dataset.name
+        raise DatasetError(
+            f"{err} ({len(tasks)} of the sweep's {jobs} jobs train on {name}; no job was started and no "
+            f"folder made. To run the others now, leave {name} out of the sweep: dataset=<another> in ARGS)"
+        ) from None
 
 
 def _complete(config: DictConfig) -> bool:

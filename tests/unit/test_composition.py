@@ -60,7 +60,7 @@ CASES = {
         "dataset.crop_padding=1000: must be an integer in [0, 16]",
     ),
     "a step that cannot fit": (
-        ["model=crelu", "model.widths={conv1-7: 16}", "trainer.batch_size=8192"],
+        ["model=crelu", "model.widths={conv1-7: 16}", "trainer.batch_size=8192", "trainer.bf16=false"],
         "model relu+crelu_x16@conv1-7 at trainer.batch_size=8192 needs at least 399.0 GB for one training "
         "step: 5.2 GB of weights and momentum (656,024,084 parameters) and 393.8 GB of "
         "activations",
@@ -96,10 +96,17 @@ def test_refused_in_train_before_any_data_or_folder(tmp_path, overrides, message
 
 def test_the_memory_estimate_names_its_numbers(tmp_path, monkeypatch):
     """On a 1 GB device, crelu at batch 1024 surely needs more: its activations alone are 751,104 elements
-    per image (conv1-7's outputs, CReLU doubled), 3.1 GB in fp32."""
+    per image (conv1-7's outputs, CReLU doubled), 3.1 GB in fp32 (half that where bf16 autocast runs)."""
     monkeypatch.setattr(shapes, "capacity", lambda kind, rank, world: (10**9, "the test device"))
     with pytest.raises(ConfigError) as err:
-        train_in_process(*TINY, *NO_DATA, "model=crelu", "trainer.batch_size=1024", out=tmp_path / "run")
+        train_in_process(
+            *TINY,
+            *NO_DATA,
+            "model=crelu",
+            "trainer.batch_size=1024",
+            "trainer.bf16=false",
+            out=tmp_path / "run",
+        )
     assert str(err.value).startswith(
         "model crelu at trainer.batch_size=1024 needs at least 3.1 GB for one training step: 0.0 GB of "
         "weights and momentum (2,570,804 parameters) and 3.1 GB of activations (1024 images per "
