@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> list[Path]:
     assessments = assess(claims, sweeps, Figures(args.figures, args.quick))
     for name in table_names():  # every table's failed and not-counted runs are listed, not only the claims'
         sweeps.evidence(name)
-    sources = {"sweeps": args.sweeps, "figures": args.figures}
+    sources = {"sweeps": args.sweeps, "figures": args.figures, "args": " ".join(args.overrides)}
     report = markdown(assessments, unchecked, sources, args.quick, sweeps)
     md, js, figures_dir = args.out / "claims.md", args.out / "claims.json", args.out / "figures"
     files.atomic_write(md, lambda f: f.write(report.encode()))

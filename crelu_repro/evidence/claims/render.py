@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from ...core import files
+from ...run.identity import code_version
 from ..tables.render import not_counted_lines
 from .assess import Assessment
 from .checks import Check, Sweeps
@@ -52,6 +53,10 @@ def write_json(path: Path, assessments: list[Assessment]) -> None:
     files.atomic_write(path, lambda f: f.write((json.dumps(checks, indent=1) + "\n").encode()))
 
 
+def _args(args: str | None) -> str:
+    return f' ARGS="{args}"' if args else ""
+
+
 def markdown(
     assessments: list[Assessment], unchecked: list[NotChecked], sources: dict, quick: bool, sweeps: Sweeps
 ) -> str:
@@ -60,8 +65,9 @@ def markdown(
     lines = ["# Does the paper hold up? The slides' claims against our runs", ""]
     lines += [QUICK_BANNER, ""] if quick else []
     lines += [
-        f"Generated {date.today().isoformat()} by `make claims{' QUICK=1' if quick else ''}` from the "
-        f"sweeps in `{sources['sweeps']}` and the figures in `{sources['figures']}`.",
+        f"Generated {date.today().isoformat()} by `make claims{' QUICK=1' if quick else ''}"
+        f"{_args(sources.get('args'))}` (code `{code_version()}`) from the sweeps in `{sources['sweeps']}` "
+        f"and the figures in `{sources['figures']}`.",
         "",
     ]
     lines += [line for rule in RULES for line in (rule, "")]
