@@ -275,11 +275,19 @@ def measure_all(a, dev, report: dict, base: dict, splits: Splits, naive_set, mod
 
 def project_and_plain(cfg: DictConfig, splits: Splits, dev: torch.device, a) -> dict:
     """The trainer's rate, and with --plain the plain loop's beside it: the two alternate for --repeats
-    rounds (a shared machine's load falls on both alike) and the medians are reported."""
+    rounds, which goes first alternating too (a machine's load, or what the first run warms up for the
+    second, falls on both alike), and the medians are reported."""
     if not (a.plain and hasattr(splits.train, "images")):  # (the plain loop holds CIFAR-style arrays)
         return project_train(cfg, splits, dev, a)
-    rounds = [(project_train(copy.deepcopy(cfg), splits, dev, a), plain_train(cfg, splits, dev, a))
-              for _ in range(a.repeats)]  # fmt: skip
+    rounds = []
+    for r in range(a.repeats):
+        if r % 2:
+            plain = plain_train(cfg, splits, dev, a)
+            rounds.append((project_train(copy.deepcopy(cfg), splits, dev, a), plain))
+        else:
+            rounds.append(
+                (project_train(copy.deepcopy(cfg), splits, dev, a), plain_train(cfg, splits, dev, a))
+            )
     out = rounds[0][0]
     out["project_img_s"] = statistics.median(p["project_img_s"] for p, _ in rounds)
     out["plain_img_s"] = statistics.median(q["plain_img_s"] for _, q in rounds)

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from crelu_repro.core.distributed import native_bf16
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))  # as `python scripts/benchmark.py`: its bench_*.py siblings
 _spec = importlib.util.spec_from_file_location("benchmark", REPO / "scripts" / "benchmark.py")
@@ -201,3 +203,20 @@ def test_compute_only_times_the_model_step_with_no_data(tmp_path):
         "compute alone (none",
         "compute alone (default",
     ]
+
+
+def test_plain_rows_sit_beside_the_trainers_in_each_precision(cifar_root, tmp_path):
+    """--plain: a plain loop timed beside the trainer's, alternating rounds; --precision: fp32 and bf16 rows
+    (bf16 only where this CPU computes in it: the row says which ran)."""
+    out = tmp_path / "bench.md"
+    args = ["--steps", "2", "--warmup", "1", "--threads", "1", "--device", "cpu", "--out", str(out), "--data",
+            str(cifar_root), "--models", "crelu_half", "--batch-sizes", "8", "--no-pipeline", "--no-naive",
+            "--plain", "--repeats", "2", "--precision", "fp32", "bf16"]  # fmt: skip
+    report = bench.main(args)
+    found = rows(report, "train", model="crelu_half")
+    assert [r["precision"] for r in found] == ["fp32", "bf16" if native_bf16("cpu") else "fp32"]
+    for r in found:
+        assert finite_positive(r["plain_img_s"]) and finite_positive(r["project_img_s"]), r
+        assert r["vs_plain"] == pytest.approx(r["project_img_s"] / r["plain_img_s"])
+        assert len(r["rounds_vs_plain"].split()) == 2 and "naive_img_s" not in r
+    assert "plain loop img/s" in out.read_text()
