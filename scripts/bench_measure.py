@@ -27,7 +27,7 @@ from crelu_repro.data import Split, Splits, feeder_for
 from crelu_repro.data.device_loader import channel_stats
 from crelu_repro.models import build_model, build_variant
 from crelu_repro.run.compose import compose
-from crelu_repro.train.build import build, make_optimizer, make_runtime, wrap
+from crelu_repro.train.build import build, make_optimizer, make_runtime, make_scheduler, wrap
 from crelu_repro.train.probe import Probe, outlasting_epochs, step_key
 from crelu_repro.train.session import setup_backends, synced_time
 
@@ -60,14 +60,17 @@ def project_train(cfg: DictConfig, splits: Splits, dev: torch.device, a) -> dict
 
 
 def plain_train(cfg: DictConfig, splits: Splits, dev: torch.device, a) -> dict:
-    """img/s of a plain loop, the reference the trainer must keep up with: the same network, SGD, precision
-    and memory format as the trainer's run of `cfg`, the images held on the device as uint8, one crop
-    offset and one flip per batch; no scheduler, running sums, stop checks or progress."""
+    """img/s of a plain loop, the reference the trainer must keep up with: the same network, SGD and
+    schedule, precision and memory format as the trainer's run of `cfg` (so both compute on the same kind
+    of numbers), the images held on the device as uint8, one crop offset and one flip per batch; no
+    running sums, stop checks, fault hooks or progress."""
     fresh(dev)
     setup_backends(cfg, dev)
     rt, batch, pad = make_runtime(cfg, dev, Dist()), cfg.trainer.batch_size, cfg.dataset.crop_padding
     net = build_variant(cfg.model, splits.num_classes).to(dev, memory_format=rt.memory_format)
     opt = make_optimizer(net, cfg.optim)
+    epochs = outlasting_epochs(cfg, a.warmup + a.steps, len(splits.train.labels))  # as the trainer's probe
+    sched = make_scheduler(opt, cfg.sched, epochs, len(splits.train.labels) // batch)
     images = torch.from_numpy(splits.train.images).to(dev)  # (N, 3, H, W) uint8
     labels = torch.from_numpy(splits.train.labels).to(dev)  # (N,)
     mean, std = (s.to(dev).view(1, 3, 1, 1) for s in channel_stats(splits.train.images))
@@ -84,6 +87,7 @@ def plain_train(cfg: DictConfig, splits: Splits, dev: torch.device, a) -> dict:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        sched.step()
 
     return {"plain_img_s": a.steps * batch / timed(step, a.steps, a.warmup, dev)}
 
