@@ -20,9 +20,8 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ..core.errors import ConfigError, CreluError, DatasetError, fail
+from ..core.errors import ConfigError, CreluError, fail
 from ..core.files import output_dir
-from ..core.results import RESULT
 from .checks import check_data, check_environment, validate
 from .compose import register
 
@@ -64,49 +63,22 @@ def _validate(config: DictConfig, memory_check: bool = True) -> DictConfig:
 def check_sweep(sweep_dir: Path, jobs: list[tuple[list[str], DictConfig]]) -> None:
     """Every job of a sweep (its overrides, its composed config) checked before the sweep's folder is made or
     any job starts: an invalid one stops the whole sweep with one message naming each, and no folder is
-    made. Then the data of every job not yet complete is located (each dataset once), and the sweep's folder
-    is made (one line if either fails). The memory of one step is left to each job, on the machine that runs
-    it (a SLURM login node is not the GPU node)."""
-    bad, data = [], {}
+    made. Then the sweep's folder is made (one line if it cannot be). The memory of one step and the data
+    are left to each job, on the machine that runs it (a SLURM login node is not the GPU node; a job whose
+    data is missing fails alone, the others of a table still train: a table lists its failed runs)."""
+    bad = []
     for num, (overrides, config) in enumerate(jobs):
         try:
-            task = _validate(config, memory_check=False)
+            _validate(config, memory_check=False)
         except CreluError as err:
             bad.append(f"#{num} {' '.join(overrides)}: {' '.join(str(err).split())}")
-            continue
-        if not _complete(config):
-            data.setdefault((task.dataset.name, task.dataset.root, task.dataset.download), []).append(task)
     if bad:
         listed = bad[:MAX_LISTED] + [f"... and {len(bad) - MAX_LISTED} more"] * (len(bad) > MAX_LISTED)
         sys.exit(fail(ConfigError(
             f"{len(bad)} of the sweep's {len(jobs)} jobs have an invalid configuration; no job was started "
             "and no folder made. Fix the overrides and rerun:" + "".join(f"\n  {line}" for line in listed)
         )))  # fmt: skip
-    for tasks in data.values():
-        _check(lambda tasks=tasks: _locate(tasks, len(jobs)))
     _check(lambda: output_dir(sweep_dir, "hydra.sweep.dir", writable=False))  # (a rerun of finished runs)
-
-
-def _locate(tasks: list[DictConfig], jobs: int) -> None:
-    """The data of `tasks` (the jobs of one dataset), or one line: which dataset, how many jobs need it,
-    and how to run the others without it."""
-    try:
-        check_data(tasks[0], None)
-    except DatasetError as err:
-        name = tasks[0].dataset.name
-        raise DatasetError(
-            f"{err} ({len(tasks)} of the sweep's {jobs} jobs train on {name}; no job was started and no "
-            f"folder made. To run the others now, leave {name} out of the sweep: dataset=<another> in ARGS)"
-        ) from None
-
-
-def _complete(config: DictConfig) -> bool:
-    """Whether a sweep job's folder already holds its result (a rerun skips it: its data is not needed).
-    A folder that cannot be worked out before the job runs (it names the job's number) counts as not."""
-    try:
-        return (Path(config.hydra.sweep.dir) / str(config.hydra.sweep.subdir) / RESULT).is_file()
-    except Exception:  # an interpolation only the launcher can resolve
-        return False
 
 
 MAX_LISTED = 10  # invalid jobs named in full; a 100-run table with one bad override names the first ten

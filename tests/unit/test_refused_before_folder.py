@@ -42,20 +42,3 @@ def test_a_complete_run_is_skipped_without_its_data(finished_run, cifar_train, t
     shutil.copytree(finished_run, run)
     result = cifar_train("trainer.epochs=2", "dataset.root=/nonexistent/data", out=run)
     assert result["skipped"] is True
-
-
-def test_a_sweep_with_a_dataset_missing_makes_no_folder(cifar_root, tmp_path, capsys):
-    from crelu_repro.run.compose import compose
-    from crelu_repro.run.hydra_hooks import check_sweep
-
-    root = tmp_path / "data"  # CIFAR-10 only: CIFAR-100 missing, offline
-    shutil.copytree(cifar_root / "cifar-10-batches-py", root / "cifar-10-batches-py")
-    jobs = [[*TINY, f"dataset={d}", f"dataset.root={root}", "dataset.download=false", "seed=22"]
-            for d in ("cifar10", "cifar100")]  # fmt: skip
-    configs = [(j, compose([*j, f"hydra.run.dir={tmp_path}"], return_hydra_config=True)) for j in jobs]
-    with pytest.raises(SystemExit) as stop:
-        check_sweep(tmp_path / "sweep", configs)
-    line = capsys.readouterr().err.strip()
-    assert stop.value.code == 2 and "\n" not in line
-    assert "CIFAR-100 not found" in line and "1 of the sweep's 2 jobs train on cifar100" in line
-    assert not (tmp_path / "sweep").exists()
