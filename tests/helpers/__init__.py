@@ -32,12 +32,17 @@ TINY = [
 ]
 
 
+_NOT_INHERITED = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")
+
+
 def train_env(**extra: str) -> dict:
     """The environment of every process a test starts. The suite must run the same on a machine with a GPU:
     every command line that trains names its device (`trainer.device=cpu`, `--device cpu`; checked by
     `device_pinned` below), which says what the test means, and the GPU is hidden as well, so that a
-    `trainer.device=auto` default or a helper process cannot reach CUDA (NCCL, a second device) either."""
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    `trainer.device=auto` default or a helper process cannot reach CUDA (NCCL, a second device) either.
+    Make's own variables are dropped: under `make test` they would make a test's `make` a sub-make, whose
+    messages read "make[1]: ..." and which shares the outer make's flags."""
+    env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
     env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": "", **extra})
     return env
 

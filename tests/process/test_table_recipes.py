@@ -7,11 +7,12 @@ from __future__ import annotations
 import subprocess
 
 from crelu_repro.evidence.tables import table_names
-from tests.helpers import REPO
+from tests.helpers import REPO, train_env
 
 
 def test_make_help_lists_every_table():
-    proc = subprocess.run(["make", "help"], cwd=REPO, capture_output=True, text=True, check=True)
+    help_ = ["make", "help"]
+    proc = subprocess.run(help_, cwd=REPO, env=train_env(), capture_output=True, text=True, check=True)
     for name in table_names():
         assert f"make table-{name} " in proc.stdout
     assert "make table-params" in proc.stdout and "make tables" in proc.stdout
