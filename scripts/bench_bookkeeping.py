@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from crelu_repro.core.distributed import cpu_name
 from crelu_repro.run.identity import code_version
 from crelu_repro.train.state import EpochSums
 
@@ -76,9 +76,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--repeats", type=int, default=7)
-    p.add_argument(
-        "--machine", default=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
-    )
+    p.add_argument("--machine", default=f"{cpu_name()}, {os.cpu_count()} cores")
     p.add_argument("--out", type=Path, default=REPO / "results" / "bookkeeping.md")
     a = p.parse_args()
     torch.set_num_threads(1)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 import torch
 
 from crelu_repro.core import files
-from crelu_repro.core.distributed import native_bf16
+from crelu_repro.core.distributed import cpu_name, native_bf16
 from crelu_repro.evidence.stats import welch_difference
 from crelu_repro.run.compose import compose
 from crelu_repro.run.identity import code_version
@@ -44,7 +43,7 @@ def errors(model: str, bf16: bool, a: argparse.Namespace, tmp: Path) -> list[flo
 def report(rows: dict, a: argparse.Namespace) -> str:
     lines = ["# bf16 autocast on the CPU: QUICK runs' test errors, fp32 beside bf16", "",
              f"Written by `{' '.join(['python', *map(shlex.quote, sys.argv)])}`, code `{code_version()}`; "
-             f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
+             f"{cpu_name()}, {os.cpu_count()} cores, load average "
              f"{os.getloadavg()[0]:.1f} at the start, torch {torch.__version__}; bf16 native here: "
              f"{native_bf16('cpu')}. Each run: `experiment=quick` (500 training / 500 test images of "
              f"{a.data_name}, one epoch, batch 50), seeds 0-{a.seeds - 1}.", "",

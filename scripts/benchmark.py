@@ -34,6 +34,7 @@ from bench_report import merge, table, targets, write
 from PIL import Image
 from torchvision.datasets import ImageFolder
 
+from crelu_repro.core.distributed import cpu_name
 from crelu_repro.core.errors import CreluError, DatasetError, fail
 from crelu_repro.data import Splits, load_splits
 from crelu_repro.data.device_loader import channel_stats
@@ -129,10 +130,8 @@ def run_compute(a, dev: torch.device, report: dict) -> None:
 
 
 def machine(dev: torch.device) -> dict:
-    cpu = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-           if ln.startswith("model name")] if Path("/proc/cpuinfo").exists() else []  # fmt: skip
     return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "cpu": (cpu or [platform.processor()])[0], "cores": os.cpu_count(),
+            "cpu": cpu_name(), "cores": os.cpu_count(),
             "usable_cores": len(os.sched_getaffinity(0)), "load_avg": os.getloadavg()[0],
             "card": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
             "torch": torch.__version__, "torchvision": torchvision.__version__,

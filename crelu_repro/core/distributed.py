@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import platform
 from dataclasses import dataclass
 
 import torch
@@ -96,13 +97,27 @@ def native_bf16(kind: str) -> bool:
     return kind == "cuda" or bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
 
 
+CPUINFO = "/proc/cpuinfo"  # Linux's description of the CPU
+
+
 def cpu_flags() -> set[str]:
     """The CPU's feature flags (Linux's /proc/cpuinfo; empty elsewhere)."""
+    return set(_cpuinfo("flags").split())
+
+
+def cpu_name() -> str:
+    """The CPU's model, as a report names the machine: "Intel(R) Xeon(R) ..." (or the architecture)."""
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
+
+
+def _cpuinfo(field: str) -> str:
+    """The first value of `field` in Linux's /proc/cpuinfo ("" elsewhere)."""
     try:
-        with open("/proc/cpuinfo") as f:
-            return set(next((line for line in f if line.startswith("flags")), "").split())
+        with open(CPUINFO) as f:
+            line = next((ln for ln in f if ln.split(":", 1)[0].strip() == field), "")
     except OSError:
-        return set()
+        return ""
+    return line.split(":", 1)[1].strip() if ":" in line else ""
 
 
 def device_problem(want: str) -> str | None:

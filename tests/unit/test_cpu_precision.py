@@ -31,3 +31,14 @@ def test_a_cpu_run_autocasts_to_bf16_only_where_the_cpu_computes_in_it(
 def test_this_machines_flags_are_read():
     flags = distributed.cpu_flags()
     assert isinstance(flags, set) and (not flags or "fpu" in flags or len(flags) > 5)
+
+
+def test_the_cpu_is_named_by_its_model_where_linux_says_it(monkeypatch, tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Example CPU @ 2.0GHz\nflags\t\t: fpu avx2\n")
+    monkeypatch.setattr(distributed, "CPUINFO", str(info))
+    assert distributed.cpu_name() == "Example CPU @ 2.0GHz" and distributed.cpu_flags() == {"fpu", "avx2"}
+    info.write_text("processor\t: 0\n")  # no model name (some ARM kernels): the architecture names it
+    assert distributed.cpu_name() and distributed.cpu_flags() == set()
+    monkeypatch.setattr(distributed, "CPUINFO", str(tmp_path / "absent"))  # not Linux
+    assert distributed.cpu_name() and distributed.cpu_flags() == set()
