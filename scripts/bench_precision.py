@@ -19,7 +19,9 @@ import torch
 
 from crelu_repro.core import files
 from crelu_repro.core.distributed import cpu_name, native_bf16
+from crelu_repro.core.errors import CreluError, fail
 from crelu_repro.evidence.stats import welch_difference
+from crelu_repro.models import load_variant
 from crelu_repro.run.compose import compose
 from crelu_repro.run.identity import code_version
 from crelu_repro.train.trainer import train
@@ -67,10 +69,19 @@ def main() -> None:
     a = p.parse_args()
     a.data = str(Path(a.data).expanduser().resolve())
     a.data_name = Path(a.data).name
-    with tempfile.TemporaryDirectory() as tmp:
-        rows = {m: (errors(m, False, a, Path(tmp)), errors(m, True, a, Path(tmp))) for m in a.models}
-    files.write_text(a.out, report(rows, a))
-    files.write_json(a.out.with_suffix(".json"), {m: {"fp32": f, "bf16": b} for m, (f, b) in rows.items()})
+    try:
+        for model in a.models:
+            load_variant(model)  # an unknown name: one line that lists the valid ones
+        files.output_dir(a.out.parent, "--out", create=False)  # checked before anything runs, made after
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = {m: (errors(m, False, a, Path(tmp)), errors(m, True, a, Path(tmp))) for m in a.models}
+        files.output_dir(a.out.parent, "--out")
+        files.write_text(a.out, report(rows, a))
+        files.write_json(
+            a.out.with_suffix(".json"), {m: {"fp32": f, "bf16": b} for m, (f, b) in rows.items()}
+        )
+    except CreluError as err:  # no data where it looked, an --out that cannot be written: one line
+        sys.exit(fail(err))
     print(f"wrote {a.out}")
 
 

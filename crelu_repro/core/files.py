@@ -172,6 +172,11 @@ def _not_written(path: Path, err: OSError) -> StorageError:
             f"could not write {path} ({why}): {path.parent} cannot be written to, and nothing in it was "
             "changed. Make it writable (or write elsewhere) and rerun."
         )
+    if err.errno == errno.ENOENT:  # (its folder is gone: "free some space" would mislead)
+        return StorageError(
+            f"could not write {path}: its folder {path.parent} does not exist (removed while we ran?); "
+            "create it, or write elsewhere, and rerun."
+        )
     return StorageError(
         f"could not write {path} ({why}); the previous {path.name} is intact. "
         "Free some space (or fix the permissions) and rerun the same command: it resumes."

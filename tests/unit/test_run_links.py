@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from crelu_repro.core import files
-from crelu_repro.core.errors import SymlinkError
+from crelu_repro.core.errors import StorageError, SymlinkError
 from crelu_repro.train.run_dir import OWN_NAMES
 from tests.helpers import TINY, train_in_process
 
@@ -71,3 +71,11 @@ def test_atomic_write_never_follows_a_link_at_its_temporary_name(tmp_path):
     assert victim.read_text() == "theirs\n"
     assert files.read_json(tmp_path / "run" / "result.json") == {"ours": 1}
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["result.json"]
+
+
+def test_a_write_whose_folder_is_gone_says_so_not_free_some_space(tmp_path):
+    with pytest.raises(StorageError) as err:
+        files.write_text(tmp_path / "removed" / "report.md", "x")
+    said = str(err.value)
+    assert "its folder" in said and "does not exist" in said and "space" not in said
+    assert not (tmp_path / "removed").exists()
