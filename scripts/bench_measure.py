@@ -296,7 +296,7 @@ def project_and_plain(cfg: DictConfig, splits: Splits, dev: torch.device, a) -> 
     out["project_img_s"] = statistics.median(p["project_img_s"] for p, _ in rounds)
     out["plain_img_s"] = statistics.median(q["plain_img_s"] for _, q in rounds)
     out["vs_plain"] = out["project_img_s"] / out["plain_img_s"]
-    out["rounds_vs_plain"] = " ".join(f"{p['project_img_s']:.0f}/{q['plain_img_s']:.0f}" for p, q in rounds)
+    out["rounds_vs_plain"] = " ".join(f"{p['project_img_s']:.1f}/{q['plain_img_s']:.1f}" for p, q in rounds)
     return out
 
 

@@ -149,6 +149,25 @@ def test_targets_give_verdicts_and_bounds():
     assert got["CPU input pipeline, CIFAR b512"]["verdict"] == "-"
 
 
+@pytest.mark.parametrize(
+    ("rounds", "verdict"),
+    [
+        (["90/100 92/100 91/100", "100/100 101/100 99/100"], "**missed** (relu fp32 b128)"),  # 0.91: below
+        (["90/100 110/100 98/100", "100/100 101/100 99/100"], "met"),  # no interval wholly below 1
+        (["120/100", "100/100 101/100 99/100"], "not shown"),  # one round: no interval
+    ],
+)
+def test_the_cpu_trainer_beside_the_plain_loop_gets_a_paired_verdict(rounds, verdict):
+    base = {"kind": "train", "device": "cpu", "dataset": "cifar10", "precision": "fp32", "batch": 128}
+    models = ("relu", "crelu")
+    rows = [{**base, "model": m, "rounds_vs_plain": r} for m, r in zip(models, rounds, strict=True)]
+    got = [t for t in bench.targets(rows) if t["target"].startswith("CPU training")]
+    assert len(got) == 1 and got[0]["verdict"] == verdict
+    assert "relu fp32 b128: " in got[0]["measured"] and "crelu fp32 b128: 1.00 (" in got[0]["measured"]
+    gpu = [{**rows[0], "device": "cuda"}]  # the target is the CPU's
+    assert not [t for t in bench.targets(gpu) if t["target"].startswith("CPU training")]
+
+
 def test_synthetic_jpegs_are_imagenet_shaped(tmp_path):
     kb = bench.write_jpeg_tree(tmp_path, files=12, classes=3, unique=3)
     assert all(70 <= k <= 110 for k in kb), kb
