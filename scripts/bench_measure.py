@@ -262,10 +262,8 @@ def measure_all(a, dev, report: dict, base: dict, splits: Splits, naive_set, mod
                     return {**step_key(cfg), **out, **naive}  # step_key: how `make plan` finds the row
 
                 kind = "compute" if a.compute_only else "train"
-                cfg = project_cfg(
-                    [f"trainer.bf16={precision == 'bf16'}", *extra]
-                )  # (the model's own: in run)
-                used = "bf16" if make_runtime(cfg, dev, Dist()).amp else "fp32"  # (bf16 only where native)
+                asked = project_cfg([f"trainer.bf16={precision == 'bf16'}", *extra])  # (the model: both()'s)
+                used = "bf16" if make_runtime(asked, dev, Dist()).amp else "fp32"  # (bf16 only where native)
                 row = {
                     "kind": kind,
                     **base,
@@ -284,14 +282,10 @@ def project_and_plain(cfg: DictConfig, splits: Splits, dev: torch.device, a) -> 
     if not (a.plain and hasattr(splits.train, "images")):  # (the plain loop holds CIFAR-style arrays)
         return project_train(cfg, splits, dev, a)
     rounds = []
-    for r in range(a.repeats):
-        if r % 2:
-            plain = plain_train(cfg, splits, dev, a)
-            rounds.append((project_train(copy.deepcopy(cfg), splits, dev, a), plain))
-        else:
-            rounds.append(
-                (project_train(copy.deepcopy(cfg), splits, dev, a), plain_train(cfg, splits, dev, a))
-            )
+    for r in range(a.repeats):  # odd rounds: the plain loop first
+        plain = plain_train(cfg, splits, dev, a) if r % 2 else None
+        project = project_train(copy.deepcopy(cfg), splits, dev, a)
+        rounds.append((project, plain or plain_train(cfg, splits, dev, a)))
     out = rounds[0][0]
     out["project_img_s"] = statistics.median(p["project_img_s"] for p, _ in rounds)
     out["plain_img_s"] = statistics.median(q["plain_img_s"] for _, q in rounds)

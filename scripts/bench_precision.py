@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-import torch
+from bench_report import written_by
 
 from crelu_repro.core import files
-from crelu_repro.core.distributed import cpu_name, native_bf16
+from crelu_repro.core.distributed import native_bf16
 from crelu_repro.core.errors import CreluError, fail
 from crelu_repro.evidence.stats import welch_difference
 from crelu_repro.models import load_variant
 from crelu_repro.run.compose import compose
-from crelu_repro.run.identity import code_version
 from crelu_repro.train.trainer import train
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,9 +42,7 @@ def errors(model: str, bf16: bool, a: argparse.Namespace, tmp: Path) -> list[flo
 
 def report(rows: dict, a: argparse.Namespace) -> str:
     lines = ["# bf16 autocast on the CPU: QUICK runs' test errors, fp32 beside bf16", "",
-             f"Written by `{' '.join(['python', *map(shlex.quote, sys.argv)])}`, code `{code_version()}`; "
-             f"{cpu_name()}, {os.cpu_count()} cores, load average "
-             f"{os.getloadavg()[0]:.1f} at the start, torch {torch.__version__}; bf16 native here: "
+             f"{a.written_by}; bf16 native here: "
              f"{native_bf16('cpu')}. Each run: `experiment=quick` (500 training / 500 test images of "
              f"{a.data_name}, one epoch, batch 50), seeds 0-{a.seeds - 1}.", "",
              "| model | fp32 test error % | bf16 test error % | bf16 - fp32 (95% Welch interval) |",
@@ -69,6 +65,7 @@ def main() -> None:
     a = p.parse_args()
     a.data = str(Path(a.data).expanduser().resolve())
     a.data_name = Path(a.data).name
+    a.written_by = written_by()  # before anything runs: the load it starts under
     try:
         for model in a.models:
             load_variant(model)  # an unknown name: one line that lists the valid ones

@@ -7,13 +7,29 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shlex
+import sys
 from pathlib import Path
 
+import torch
+
+from crelu_repro.core.distributed import cpu_name
 from crelu_repro.evidence.stats import paired_difference
+from crelu_repro.run.identity import code_version
 
 # The targets (issues "Speed", "GPU readiness II"): ConvPool-CNN-C crelu b512 >= 75k img/s and >= 3.7x naive,
 # b128 >= 2x naive, All-CNN-B ImageNet-shaped end to end >= 12k img/s; the CPU input pipeline >= 10x naive.
 NEED = {"pipeline_x": 10.0, "b512_img_s": 75_000, "b512_x": 3.7, "b128_x": 2.0, "imagenet_img_s": 12_000}
+
+
+def written_by(device: str = "cpu") -> str:
+    """A report's first words: the command, the code version, the machine and torch. Taken before anything
+    is measured, so that the load average is the one the measurements started under."""
+    where = cpu_name() if device == "cpu" else torch.cuda.get_device_name()
+    return (f"Written by `{' '.join(['python', *map(shlex.quote, sys.argv)])}`, code `{code_version()}`; "
+            f"{where}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start, "
+            f"torch {torch.__version__}")  # fmt: skip
 
 
 def cell(v) -> str:
@@ -83,9 +99,8 @@ def targets(rows: list[dict]) -> list[dict]:
         (f"GPU All-CNN-B ImageNet-shaped, end to end: >= {NEED['imagenet_img_s']:,} img/s",
          find("train", "cuda", "synthetic"), lambda r: r["project_img_s"] >= NEED["imagenet_img_s"]),
     ]  # fmt: skip
-    out = [
-        plain_target(r) for r in [[r for r in rows if r.get("rounds_vs_plain") and r["device"] == "cpu"]] if r
-    ]
+    beside_plain = [r for r in rows if r.get("rounds_vs_plain") and r["device"] == "cpu"]
+    out = [plain_target(beside_plain)] if beside_plain else []
     for name, found, met in specs:
         if not found:
             where = " (needs CUDA: scripts/gpu_session.sh)" if name.startswith("GPU") else ""

@@ -12,23 +12,22 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import shlex
 import statistics
 import sys
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from bench_report import written_by
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
 from crelu_repro.core import files
-from crelu_repro.core.distributed import Dist, cpu_name
+from crelu_repro.core.distributed import Dist
 from crelu_repro.core.errors import ConfigError, CreluError, fail
 from crelu_repro.data import load_splits
 from crelu_repro.models import load_variant
 from crelu_repro.run.compose import compose
-from crelu_repro.run.identity import code_version
 from crelu_repro.train.build import Built, build
 from crelu_repro.train.probe import outlasting_epochs
 from crelu_repro.train.session import setup_backends, synced_time
@@ -90,11 +89,9 @@ def measure(model: str, precision: str, a: argparse.Namespace) -> list[dict]:
 
 def report(rows: list[dict], a: argparse.Namespace) -> str:
     head = ["# Where a training step's time goes", "",
-            f"Written by `{' '.join(['python', *map(shlex.quote, sys.argv)])}`, code `{code_version()}`; "
-            f"{cpu_name() if a.device == 'cpu' else torch.cuda.get_device_name()}, {os.cpu_count()} cores, "
-            f"load average {os.getloadavg()[0]:.1f} at the start, torch {torch.__version__}. Milliseconds a "
-            f"step, the mean of {a.steps} steps a round after {a.warmup} warm-up steps. fresh: the trainer's "
-            "loader gives each step its batch; fixed: one batch again and again (no loader).", "",
+            f"{a.written_by}. Milliseconds a step, the mean of {a.steps} steps a round after {a.warmup} "
+            "warm-up steps. fresh: the trainer's loader gives each step its batch; fixed: one batch again"
+            " and again (no loader).", "",
             "| model | precision | batch | round | feed | " + " | ".join(f"{p} ms" for p in PARTS)
             + " | step ms | img/s |", "|---" * (len(PARTS) + 7) + "|"]  # fmt: skip
     body = [f"| {r['model']} | {r['precision']} | {r['batch']} | {r['round']} | {r['feed']} | "
@@ -136,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("overrides", nargs="*", help="train.py overrides for every run (dataset.limit_train=...)")
     a = p.parse_args(argv)
     a.data = str(Path(a.data).expanduser().resolve())
+    a.written_by = written_by(a.device)  # before anything runs: the load it starts under
     try:
         for model in a.models:
             load_variant(model)  # an unknown name: one line that lists the valid ones
